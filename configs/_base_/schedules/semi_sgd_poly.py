@@ -1,0 +1,31 @@
+# UniMatch's optimisation: SGD (momentum 0.9, weight decay 1e-4 on every
+# parameter), backbone lr 1e-3 and 10x on the decode head, poly decay to 0
+# per iteration. `max_iters` is set by each config from its epoch count:
+# max_iters = epochs * floor(ceil(N_unlabeled / GPUs) / unlabeled_per_GPU),
+# the length of the official unlabeled loader (DistributedSampler,
+# drop_last=True) times the epochs.
+max_iters = 80000
+val_interval = 8000
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.001, momentum=0.9, weight_decay=1e-4),
+    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}),
+    clip_grad=None)
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(
+    type='SemiIterBasedTrainLoop', max_iters=max_iters,
+    val_interval=val_interval)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False,
+                    interval=val_interval, max_keep_ckpts=2,
+                    save_best='mIoU', rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))

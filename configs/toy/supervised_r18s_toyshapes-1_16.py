@@ -1,0 +1,36 @@
+# Supervised-only baseline of the embedded demo: the slim DeepLabV3+ trained
+# on the 1/16 labeled split of ToyShapes alone (8 images per iteration).
+_base_ = [
+    '../_base_/models/deeplabv3plus_r18s-d8_toy.py',
+    '../_base_/datasets/semi_toyshapes_80x80.py',
+    '../_base_/schedules/semi_sgd_poly.py',
+    '../_base_/semi_default_runtime.py',
+]
+model = dict(data_preprocessor=dict(size=_base_.crop_size))
+train_dataloader = dict(
+    _delete_=True,
+    batch_size=8,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(_base_.labeled_dataset,
+                 split_file='splits/1_16/labeled.txt',
+                 pipeline=_base_.sup_only_pipeline))
+max_iters = 600
+val_interval = 600
+# Trained from scratch: one lr for the whole network.
+optim_wrapper = dict(
+    optimizer=dict(lr=0.05),
+    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=1.0)}))
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=val_interval)
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(interval=val_interval, save_best=None),
+    visualization=dict(type='SegVisualizationHook', draw=False))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0)

@@ -1,0 +1,23 @@
+# Copyright (c) mmsemi contributors. All rights reserved.
+from .samplers import LabeledUnlabeledSampler
+from .semi_seg_dataset import SemiSegDataset
+from .semi_voc_cityscapes import SemiCityscapesDataset, SemiPascalVOCDataset
+from .splits import (SplitEntry, make_split, read_split_file,
+                     split_manifest, write_split_file)
+from .toy_shapes import (TOY_SHAPES_CLASSES, TOY_SHAPES_PALETTE,
+                         generate_toy_shapes)
+from .toy_shapes_dataset import ToyShapesDataset
+from .transforms import (CheckSegLabel, LoadUnlabeledAnnotations, MultiBranch,
+                         PackSemiSegInputs, RandomRelativeResize,
+                         StrongColorJitter, StrongGaussianBlur,
+                         StrongRandomGrayscale)
+
+__all__ = [
+    'SemiSegDataset', 'SemiPascalVOCDataset', 'SemiCityscapesDataset',
+    'SplitEntry', 'read_split_file', 'write_split_file',
+    'make_split', 'split_manifest', 'ToyShapesDataset', 'TOY_SHAPES_CLASSES',
+    'TOY_SHAPES_PALETTE', 'generate_toy_shapes',
+    'LabeledUnlabeledSampler', 'MultiBranch', 'LoadUnlabeledAnnotations',
+    'CheckSegLabel', 'PackSemiSegInputs', 'RandomRelativeResize',
+    'StrongColorJitter', 'StrongRandomGrayscale', 'StrongGaussianBlur'
+]

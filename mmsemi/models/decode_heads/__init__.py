@@ -1,0 +1,3 @@
+from .semi_deeplabv3plus_head import SemiDeepLabV3PlusHead
+
+__all__ = ['SemiDeepLabV3PlusHead']

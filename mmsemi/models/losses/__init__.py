@@ -1,0 +1,7 @@
+from .masked_losses import (MaskedCrossEntropyLoss, MaskedKLDivLoss,
+                            masked_cross_entropy, masked_kl_div)
+
+__all__ = [
+    'MaskedCrossEntropyLoss', 'MaskedKLDivLoss', 'masked_cross_entropy',
+    'masked_kl_div'
+]

@@ -1,0 +1,232 @@
+"""Base wrapper that turns any mmseg segmentor into a semi-supervised one."""
+import copy
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmseg.models.segmentors.base import BaseSegmentor
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from mmseg.utils import OptConfigType, OptMultiConfig
+
+from ..utils.pseudo_label import PseudoLabels
+
+SampleList = List[SegDataSample]
+
+
+@MODELS.register_module()
+class SemiBaseSegmentor(BaseSegmentor):
+    """Semi-supervised wrapper around a stock mmseg segmentor.
+
+    The student is built from ``segmentor`` (any mmseg segmentor config);
+    when the method uses a mean teacher (``semi_train_cfg.use_teacher``) a
+    frozen teacher is built from the same config and updated by
+    :class:`EMATeacherHook`. Subclasses implement :meth:`loss` on the
+    multi-branch batch ``inputs = {branch: (N, 3, H, W)}``.
+
+    Inference is the wrapped segmentor's: :meth:`predict`, :meth:`_forward`,
+    :meth:`extract_feat` and :meth:`encode_decode` go to the teacher or the
+    student according to ``semi_test_cfg.predict_on``, so ``tools/test.py``,
+    TTA and sliding-window testing work unchanged.
+
+    ``semi_train_cfg`` keys are checked against :attr:`default_train_cfg`;
+    a misspelt key raises an error that lists the accepted ones.
+
+    Args:
+        segmentor (dict): Config of the wrapped mmseg segmentor.
+        semi_train_cfg (dict, optional): Method hyper-parameters.
+        semi_test_cfg (dict, optional): ``predict_on`` ('teacher' or
+            'student'); defaults to the teacher when there is one.
+        data_preprocessor (dict, optional): Defaults to a
+            ``MultiBranchSegDataPreprocessor`` wrapping the segmentor's.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    #: Accepted ``semi_train_cfg`` keys and their defaults.
+    default_train_cfg: Dict = dict(
+        use_teacher=False,
+        # 'eval': teacher BN uses running stats and dropout is off;
+        # 'train': the teacher runs in train mode (U2PL, CSS).
+        teacher_mode='eval')
+
+    def __init__(self,
+                 segmentor: dict,
+                 semi_train_cfg: OptConfigType = None,
+                 semi_test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(
+                type='MultiBranchSegDataPreprocessor',
+                data_preprocessor=copy.deepcopy(
+                    segmentor['data_preprocessor']))
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        self.semi_train_cfg = self._merge_cfg(
+            'semi_train_cfg', self.default_train_cfg, semi_train_cfg)
+        self.student = MODELS.build(copy.deepcopy(segmentor))
+        self.teacher: Optional[nn.Module] = None
+        if self.semi_train_cfg['use_teacher']:
+            self.teacher = MODELS.build(copy.deepcopy(segmentor))
+            self.teacher.requires_grad_(False)
+        self.semi_test_cfg = self._merge_cfg(
+            'semi_test_cfg',
+            dict(predict_on='teacher' if self.teacher else 'student'),
+            semi_test_cfg)
+        if self.semi_test_cfg['predict_on'] not in ('teacher', 'student'):
+            raise ValueError("semi_test_cfg.predict_on must be 'teacher' or "
+                             f"'student', got {self.semi_test_cfg['predict_on']!r}")
+        if self.semi_test_cfg['predict_on'] == 'teacher' and not self.teacher:
+            raise ValueError("semi_test_cfg.predict_on='teacher' but "
+                             f'{type(self).__name__} builds no teacher')
+        self.align_corners = self.student.align_corners
+        self.num_classes = self.student.num_classes
+        self.out_channels = self.student.out_channels
+
+    # ------------------------------------------------------------------
+    # configuration
+    @staticmethod
+    def _merge_cfg(name: str, defaults: Dict, cfg: OptConfigType) -> Dict:
+        cfg = dict(cfg or {})
+        unknown = sorted(set(cfg) - set(defaults))
+        if unknown:
+            raise KeyError(f'{name} has unknown key(s) {unknown}; accepted '
+                           f'keys are {sorted(defaults)}')
+        return {**copy.deepcopy(defaults), **cfg}
+
+    # ------------------------------------------------------------------
+    # module state
+    def train(self, mode: bool = True) -> 'SemiBaseSegmentor':
+        """Set train/eval mode; the teacher follows ``teacher_mode``.
+
+        mmengine calls ``model.train()`` every iteration, which would put a
+        frozen teacher's BN back into train mode; this keeps it where the
+        method wants it.
+        """
+        super().train(mode)
+        if self.teacher is not None:
+            teacher_train = mode and self.semi_train_cfg['teacher_mode'] == 'train'
+            self.teacher.train(teacher_train)
+        return self
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str,
+                              local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs) -> None:
+        """Accept plain (un-wrapped) segmentor checkpoints.
+
+        A checkpoint without ``student.``/``teacher.`` keys (for example a
+        supervised warm-up) is loaded into the student and the teacher.
+        """
+        own = [k for k in state_dict if k.startswith(prefix)]
+        wrapped = any(k[len(prefix):].split('.', 1)[0] in ('student', 'teacher')
+                      for k in own)
+        if own and not wrapped:
+            targets = ['student'] + (['teacher'] if self.teacher else [])
+            for key in own:
+                value = state_dict.pop(key)
+                rest = key[len(prefix):]
+                for target in targets:
+                    state_dict[f'{prefix}{target}.{rest}'] = value
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
+    # ------------------------------------------------------------------
+    # inference routing
+    @property
+    def inference_model(self) -> BaseSegmentor:
+        """The segmentor chosen by ``semi_test_cfg.predict_on``."""
+        if self.semi_test_cfg['predict_on'] == 'teacher':
+            return self.teacher
+        return self.student
+
+    @property
+    def decode_head(self) -> BaseModule:
+        return self.inference_model.decode_head
+
+    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
+        return self.inference_model.extract_feat(inputs)
+
+    def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]):
+        return self.inference_model.encode_decode(inputs, batch_img_metas)
+
+    def predict(self, inputs: Tensor,
+                data_samples: Optional[SampleList] = None) -> SampleList:
+        return self.inference_model.predict(inputs, data_samples)
+
+    def _forward(self, inputs: Tensor,
+                 data_samples: Optional[SampleList] = None):
+        return self.inference_model._forward(inputs, data_samples)
+
+    def loss(self, inputs: Dict[str, Tensor],
+             data_samples: Dict[str, SampleList]) -> dict:
+        raise NotImplementedError(
+            f'{type(self).__name__} must implement loss()')
+
+    # ------------------------------------------------------------------
+    # helpers shared by the methods
+    def upsample_logits(self, logits: Tensor, size: Sequence[int]) -> Tensor:
+        """Resize decoder logits ``(N, K, h, w)`` to the input ``size``."""
+        return resize(logits, size=tuple(size), mode='bilinear',
+                      align_corners=self.align_corners)
+
+    @staticmethod
+    def stack_seg(samples: SampleList, field: str = 'gt_sem_seg'
+                  ) -> Optional[Tensor]:
+        """Stack a ``PixelData`` field of the samples into ``(N, H, W)``
+        long, or return None when any sample lacks it."""
+        maps = [s.get(field, None) for s in samples]
+        if any(m is None for m in maps):
+            return None
+        return torch.stack([m.data[0] for m in maps]).long()
+
+    def supervised_loss(self, logits: Tensor, feats: Sequence[Tensor],
+                        samples: SampleList) -> dict:
+        """Supervised losses of the student on labeled images.
+
+        Uses the criteria of the wrapped config (CE, OHEM through the decode
+        head's sampler, ...), applied to decoder ``logits`` ``(N, K, h, w)``
+        already computed by the method, plus the auxiliary heads on the
+        labeled backbone ``feats``.
+        """
+        student = self.student
+        losses = self.add_prefix(
+            student.decode_head.loss_by_feat(logits, samples), 'decode')
+        if student.with_auxiliary_head:
+            losses.update(student._auxiliary_head_forward_train(feats, samples))
+        return losses
+
+    @staticmethod
+    def pseudo_label_diagnostics(pseudo: PseudoLabels, valid: Tensor,
+                                 hidden_gt: Optional[Tensor],
+                                 ignore_index: int = 255) -> Dict[str, Tensor]:
+        """Logged (not summed) statistics of the pseudo-labels.
+
+        ``mask_ratio`` is the share of valid pixels kept by the threshold.
+        When the unlabeled ground truth is available (``hidden_gt``, only
+        ever used here), ``pl_acc`` is the accuracy of the kept
+        pseudo-labels and ``pl_acc_all`` that of all valid ones.
+        """
+        valid_count = valid.sum().clamp(min=1)
+        stats = dict(mask_ratio=pseudo.mask.sum() / valid_count)
+        if hidden_gt is not None:
+            labelled = hidden_gt != ignore_index
+            correct = (pseudo.labels == hidden_gt) & labelled
+            kept = pseudo.mask & labelled
+            stats['pl_acc'] = (correct & kept).sum() / kept.sum().clamp(min=1)
+            seen = valid & labelled
+            stats['pl_acc_all'] = (correct & seen).sum() / seen.sum().clamp(min=1)
+        return {k: v.float().detach() for k, v in stats.items()}
+
+    @staticmethod
+    def add_prefix(losses: dict, prefix: str) -> dict:
+        return {f'{prefix}.{k}': v for k, v in losses.items()}
+
+    @staticmethod
+    def scale_losses(losses: dict, weight: float) -> dict:
+        """Multiply the entries whose key holds 'loss' by ``weight``."""
+        return {k: v * weight if 'loss' in k else v for k, v in losses.items()}

@@ -1,0 +1,24 @@
+# Copyright (c) mmsemi contributors. All rights reserved.
+from .checkpoint import load_from_local_trusted, register_trusted_local_loader
+from .dist import setup_cpu_distributed
+
+
+def register_all_modules(init_default_scope: bool = True) -> None:
+    """Register mmseg's and mmsemi's modules into mmseg's registries.
+
+    mmsemi registers into mmseg's registries (no separate scope), so this is
+    :func:`mmseg.utils.register_all_modules` followed by importing mmsemi.
+
+    Args:
+        init_default_scope (bool): Whether to set the default scope to
+            ``'mmseg'``, as in mmseg. Defaults to True.
+    """
+    from mmseg.utils import register_all_modules as register_mmseg_modules
+    register_mmseg_modules(init_default_scope=init_default_scope)
+    import mmsemi  # noqa: F401  (imports every submodule, which registers)
+
+
+__all__ = [
+    'load_from_local_trusted', 'register_all_modules',
+    'register_trusted_local_loader', 'setup_cpu_distributed'
+]

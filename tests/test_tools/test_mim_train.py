@@ -1,0 +1,87 @@
+# Copyright (c) mmsemi contributors. All rights reserved.
+"""`mim train mmsemi <config basename>` works from a regular (non-editable)
+install, outside the repository."""
+import glob
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_CONFIG,
+                       needs_toy_config, run_checked, subprocess_env)
+
+mim_available = subprocess.run(
+    [sys.executable, '-c', 'import mim'], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def venv_with_wheel(tmp_path, built_wheel):
+    """A venv on top of this interpreter's packages with only the mmsemi
+    wheel installed into it (pip of the base environment, --no-deps)."""
+    venv = tmp_path / 'venv'
+    run_checked([
+        sys.executable, '-m', 'venv', '--system-site-packages',
+        '--without-pip',
+        str(venv)
+    ],
+                cwd=str(tmp_path),
+                env=subprocess_env(with_repo=False))
+    python = str(venv / 'bin' / 'python')
+    run_checked([
+        python, '-m', 'pip', 'install', '--no-deps', '--no-index',
+        '--disable-pip-version-check', '-q', built_wheel
+    ],
+                cwd=str(tmp_path),
+                env=subprocess_env(with_repo=False))
+    return python
+
+
+@needs_toy_config
+@pytest.mark.skipif(not mim_available, reason='openmim is not installed')
+def test_mim_train_from_installed_wheel(venv_with_wheel, toy_data_root,
+                                        tmp_path):
+    python = venv_with_wheel
+    env = subprocess_env(with_repo=False)
+    # The run must use the installed copy, not the clone.
+    location = run_checked(
+        [python, '-c', 'import mmsemi; print(mmsemi.__file__)'],
+        cwd=toy_data_root,
+        env=env).strip().splitlines()[-1]
+    assert not location.startswith(REPO_ROOT), location
+    assert osp.isfile(
+        osp.join(osp.dirname(location), '.mim', 'tools', 'train.py'))
+
+    work_dir = str(tmp_path / 'work_dir')
+    run_checked(
+        [
+            python, '-m', 'mim', 'train', 'mmsemi',
+            osp.basename(TOY_CONFIG), '--work-dir', work_dir,
+            '--cfg-options', 'train_cfg.max_iters=2',
+            'default_hooks.checkpoint.interval=2', *FAST_CFG_OPTIONS
+        ],
+        cwd=toy_data_root,
+        env=env,
+        log_path=str(tmp_path / 'mim_train.log'))
+
+    assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
+    logs = glob.glob(osp.join(work_dir, '*', '*.log'))
+    assert len(logs) == 1, logs
+    with open(logs[0]) as f:
+        assert 'Iter(train) [2/2]' in f.read()
+
+    # `mim run` finds the installed tools/misc scripts too.
+    plain = str(tmp_path / 'teacher.pth')
+    run_checked([
+        python, '-m', 'mim', 'run', 'mmsemi', 'extract_teacher',
+        osp.join(work_dir, 'iter_2.pth'), plain
+    ],
+                cwd=toy_data_root,
+                env=env)
+    checkpoint = torch.load(plain, weights_only=True)
+    state_dict = checkpoint['state_dict']
+    assert checkpoint['meta']['dataset_meta']['classes'][0] == 'background'
+    assert any(key.startswith('decode_head.') for key in state_dict)
+    assert not any(key.startswith(('teacher.', 'student.'))
+                   for key in state_dict)

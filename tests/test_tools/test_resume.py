@@ -1,0 +1,62 @@
+# Copyright (c) mmsemi contributors. All rights reserved.
+"""Training N iterations, stopping and resuming for M more gives exactly the
+weights of N + M uninterrupted iterations (student, teacher and buffers)."""
+import os.path as osp
+import sys
+
+import torch
+
+from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_CONFIG,
+                       needs_toy_config, run_checked, subprocess_env)
+
+TRAIN = osp.join(REPO_ROOT, 'tools', 'train.py')
+DETERMINISTIC = [
+    'randomness.seed=0', 'randomness.deterministic=True',
+    'default_hooks.checkpoint.interval=1'
+]
+
+
+def _train(work_dir, max_iters, cwd, log_path, resume=False):
+    cmd = [sys.executable, TRAIN, TOY_CONFIG, '--work-dir', work_dir]
+    if resume:
+        cmd.append('--resume')
+    cmd += [
+        '--cfg-options', f'train_cfg.max_iters={max_iters}', *DETERMINISTIC,
+        *FAST_CFG_OPTIONS
+    ]
+    return run_checked(
+        cmd,
+        cwd=cwd,
+        env=subprocess_env(with_repo=False),
+        log_path=log_path)
+
+
+def _state_dict(path):
+    checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+    return checkpoint['state_dict']
+
+
+@needs_toy_config
+def test_resume_matches_uninterrupted(toy_data_root, tmp_path):
+    n, m = 2, 1
+    straight = str(tmp_path / 'straight')
+    resumed = str(tmp_path / 'resumed')
+    _train(straight, n + m, toy_data_root, str(tmp_path / 'straight.log'))
+    _train(resumed, n, toy_data_root, str(tmp_path / 'first.log'))
+    output = _train(
+        resumed,
+        n + m,
+        toy_data_root,
+        str(tmp_path / 'resumed.log'),
+        resume=True)
+    assert f'resumed epoch: 0, iter: {n}' in output
+
+    expected = _state_dict(osp.join(straight, f'iter_{n + m}.pth'))
+    actual = _state_dict(osp.join(resumed, f'iter_{n + m}.pth'))
+    assert list(actual) == list(expected)
+    assert any(key.startswith('student.') for key in expected)
+    differing = [
+        key for key in expected if not torch.equal(expected[key], actual[key])
+    ]
+    assert differing == [], f'{len(differing)} tensors differ after resume, ' \
+        f'e.g. {differing[:5]}'

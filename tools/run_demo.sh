@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The README's main job on a fresh machine: set up the environment, generate
+# the ToyShapes demo data, train supervised-only and UniMatch on its 1/16
+# labeled split on the CPU and print the comparison table.
+#
+#   bash tools/run_demo.sh [run_demo.py args]     # e.g. --seeds 0 1 2
+#
+# MMSEMI_SKIP_SETUP=1 skips the setup step.
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PYTHON=${PYTHON:-python}
+cd "$REPO_ROOT"
+if [[ "${MMSEMI_SKIP_SETUP:-0}" != "1" ]]; then
+    bash "$REPO_ROOT/tools/setup_env.sh"
+fi
+exec "$PYTHON" "$REPO_ROOT/tools/misc/run_demo.py" "$@"
