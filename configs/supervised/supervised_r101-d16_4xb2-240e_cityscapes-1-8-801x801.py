@@ -1,6 +1,6 @@
-# Supervised-only baseline, Cityscapes split 1_8, crop 801x801: the stock segmentor trained on the
-# 372 labeled images alone (240 epochs with 4 GPUs x 2 images:
-# 46 iterations per epoch, 11040 in total).
+# Supervised-only baseline, Cityscapes split 1_8, crop 801x801.
+# The stock segmentor trained on the 372 labeled images alone (240 epochs
+# with 4 GPUs x 2 images: 46 iterations per epoch, 11040 in total).
 _base_ = [
     '../_base_/models/deeplabv3plus_r101-d16_unimatch_cityscapes.py',
     '../_base_/datasets/semi_cityscapes_801x801.py',

@@ -1,6 +1,6 @@
-# Supervised-only baseline, VOC blended split 1_16, crop 321x321: the stock segmentor trained on the
-# 662 labeled images alone (80 epochs with 4 GPUs x 2 images:
-# 83 iterations per epoch, 6640 in total).
+# Supervised-only baseline, VOC blended split 1_16, crop 321x321.
+# The stock segmentor trained on the 662 labeled images alone (80 epochs
+# with 4 GPUs x 2 images: 83 iterations per epoch, 6640 in total).
 _base_ = [
     '../_base_/models/deeplabv3plus_r101-d16_unimatch.py',
     '../_base_/datasets/semi_voc12_321x321.py',

@@ -1,33 +1,15 @@
 # UniMatch, Cityscapes split 1_2, crop 801x801.
 # 240 epochs over the 1487 unlabeled images with 4 GPUs x (2 labeled +
 # 2 unlabeled): 186 iterations per epoch, 44640 in total.
-_base_ = [
-    '../_base_/models/deeplabv3plus_r101-d16_unimatch_cityscapes.py',
-    '../_base_/datasets/semi_cityscapes_801x801.py',
-    '../_base_/schedules/semi_sgd_poly.py',
-    '../_base_/semi_default_runtime.py',
-]
-data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
-segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-model = dict(
-    _delete_=True,
-    type='UniMatch',
-    segmentor=segmentor,
-    data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
-                           data_preprocessor=data_preprocessor),
-    semi_train_cfg=dict(conf_thresh=0.0),
-    semi_test_cfg=dict(predict_on='student'))
+_base_ = ['./unimatch_r101-d16_4xb2+2-240e_cityscapes-1-8-801x801.py']
 train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset, split_file='../splits/cityscapes/1_2/labeled.txt'),
+    dict(_base_.labeled_dataset,
+         split_file='../splits/cityscapes/1_2/labeled.txt'),
     dict(_base_.unlabeled_dataset,
          split_file='../splits/cityscapes/1_2/unlabeled.txt'),
 ]))
 max_iters = 44640
 val_interval = 3720
-# Cityscapes: lr 0.005 for every parameter (no 10x head multiplier).
-optim_wrapper = dict(
-    optimizer=dict(lr=0.005),
-    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=1.0)}))
 param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
          by_epoch=False)

@@ -18,7 +18,8 @@ model = dict(
     semi_train_cfg=dict(conf_thresh=0.0),
     semi_test_cfg=dict(predict_on='student'))
 train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset, split_file='../splits/cityscapes/1_8/labeled.txt'),
+    dict(_base_.labeled_dataset,
+         split_file='../splits/cityscapes/1_8/labeled.txt'),
     dict(_base_.unlabeled_dataset,
          split_file='../splits/cityscapes/1_8/unlabeled.txt'),
 ]))

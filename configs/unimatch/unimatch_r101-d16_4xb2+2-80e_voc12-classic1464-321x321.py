@@ -18,7 +18,8 @@ model = dict(
     semi_train_cfg=dict(conf_thresh=0.95),
     semi_test_cfg=dict(predict_on='student'))
 train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset, split_file='../../splits/pascal/1464/labeled.txt'),
+    dict(_base_.labeled_dataset,
+         split_file='../../splits/pascal/1464/labeled.txt'),
     dict(_base_.unlabeled_dataset,
          split_file='../../splits/pascal/1464/unlabeled.txt'),
 ]))

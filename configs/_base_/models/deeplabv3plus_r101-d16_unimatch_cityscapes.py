@@ -1,8 +1,8 @@
 _base_ = ['./deeplabv3plus_r101-d16_unimatch.py']
-# UniMatch's DeepLabV3+ for Cityscapes: 19 classes; OHEM on the supervised term (UniMatch: prob 0.7,
-# min_kept 200,000 per 2-image batch = 100,000 per image in mmseg's
-# per-image OHEMPixelSampler); sliding-window test with 801 crops and
-# stride int(2/3 * 801) = 534.
+# UniMatch's DeepLabV3+ for Cityscapes: 19 classes; OHEM on the supervised
+# term (UniMatch: prob 0.7, min_kept 200,000 per 2-image batch, i.e. 100,000
+# per image in mmseg's per-image OHEMPixelSampler); sliding-window test with
+# 801 crops and stride int(2/3 * 801) = 534.
 model = dict(
     decode_head=dict(
         num_classes=19,

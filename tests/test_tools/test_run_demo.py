@@ -1,0 +1,63 @@
+"""The demo driver reads the final mIoU of each run and summarises arms."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+spec = importlib.util.spec_from_file_location(
+    'run_demo', osp.join(ROOT, 'tools/misc/run_demo.py'))
+run_demo = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(run_demo)
+
+
+def _scalars(work_dir, stamp, records):
+    folder = work_dir / stamp / 'vis_data'
+    folder.mkdir(parents=True)
+    with open(folder / 'scalars.json', 'w') as f:
+        for record in records:
+            f.write(json.dumps(record) + '\n')
+
+
+def test_final_miou_reads_last_validation_of_latest_run(tmp_path):
+    _scalars(tmp_path, '20260101_000000', [{'mIoU': 10.0, 'step': 5}])
+    _scalars(tmp_path, '20260101_000100', [
+        {'loss': 1.0, 'step': 1}, {'mIoU': 20.5, 'step': 5},
+        {'loss': 0.5, 'step': 6}, {'mIoU': 31.25, 'step': 10}])
+    assert run_demo.final_miou(str(tmp_path)) == 31.25
+
+
+def test_final_miou_without_validation_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match='scalars.json'):
+        run_demo.final_miou(str(tmp_path))
+    _scalars(tmp_path, 'x', [{'loss': 1.0}])
+    with pytest.raises(ValueError, match='holds no mIoU'):
+        run_demo.final_miou(str(tmp_path))
+
+
+def test_summary_reports_mean_spread_and_margin():
+    rows = [
+        dict(arm='supervised', seed=0, iters=10, seconds=60, mIoU=30.0),
+        dict(arm='unimatch', seed=0, iters=3, seconds=61, mIoU=36.0),
+        dict(arm='supervised', seed=1, iters=10, seconds=59, mIoU=32.0),
+        dict(arm='unimatch', seed=1, iters=3, seconds=62, mIoU=34.0),
+    ]
+
+    class Args:
+        split, warmup_iters = '1_16', 100
+
+    text = run_demo.summarise(rows, dict(seconds=30, mIoU=20.0), Args)
+    assert '| supervised | 31.00 | 30.00 | 32.00 |' in text
+    assert '| unimatch | 35.00 | 34.00 | 36.00 |' in text
+    assert 'UniMatch - supervised-only: +4.00 mIoU' in text
+
+
+def test_arms_point_at_the_requested_split():
+    opts = run_demo.semi_data_options('/d', '1_8')
+    assert 'train_dataloader.dataset.datasets.0.split_file=' \
+        'splits/1_8/labeled.txt' in opts
+    assert 'train_dataloader.dataset.datasets.1.split_file=' \
+        'splits/1_8/unlabeled.txt' in opts
+    assert 'train_dataloader.dataset.split_file=splits/1_8/labeled.txt' \
+        in run_demo.data_options('/d', '1_8')
