@@ -1,9 +1,9 @@
-"""ToyShapes: a small synthetic dataset where semi-supervision matters.
+"""ToyShapes: a small synthetic segmentation dataset told apart by shape.
 
-Every image holds 1-4 objects of 6 shape classes on a textured, cluttered
-background. Colour and texture are drawn from one distribution for all
-classes, so only the shape tells the classes apart. Later objects occlude
-earlier ones and the label map shows what is visible. Each image is rendered
+Every image holds 1-3 objects of 6 shape classes on a textured background
+with up to 3 pieces of unlabeled clutter. Colour and texture are drawn from
+one distribution for all classes, so only the shape tells the classes apart.
+Later objects occlude earlier ones and the label map shows what is visible. Each image is rendered
 from its own RNG, derived from (seed, split, index), so the output does not
 depend on the number of worker processes.
 
@@ -40,6 +40,7 @@ TOY_SEG_MAP_SUFFIX = '.png'
 _SPLIT_CODES = {'train': 0, 'val': 1}
 _RADIUS_RANGE = (0.17, 0.3)  # object radius as a fraction of image size
 _MIN_VISIBLE = 0.4  # an occluded object keeps at least this part of itself
+_MIN_OBJECTS, _MAX_OBJECTS = 1, 3  # objects per image
 _TEXTURES = ('flat', 'stripes', 'gradient', 'checker', 'blotch')
 
 Grid = Tuple[np.ndarray, np.ndarray]
@@ -177,7 +178,8 @@ def _shape_mask(rng: np.random.Generator, cls: int,
 
 
 def _background(rng: np.random.Generator, grid: Grid) -> np.ndarray:
-    """Textured background with non-object clutter; (H, W, 3) float32."""
+    """Textured background with 0-3 pieces of non-object clutter;
+    (H, W, 3) float32."""
     size = grid[0].shape[0]
     c1 = _random_color(rng)
     img = _texture(rng, grid, c1, _second_color(rng, c1), (size / 2, size / 2),
@@ -234,7 +236,7 @@ def render_toy_image(rng: np.random.Generator,
     label = np.zeros((size, size), dtype=np.uint8)
     bg_mean = img.reshape(-1, 3).mean(axis=0)
     visible: List[Tuple[np.ndarray, int]] = []
-    for _ in range(rng.integers(1, 4)):
+    for _ in range(rng.integers(_MIN_OBJECTS, _MAX_OBJECTS + 1)):
         placed = _place_object(rng, size, visible)
         if placed is None:
             continue

@@ -100,8 +100,8 @@ def test_update_buffers_false_leaves_teacher_buffers():
 
 def test_ramp_up_copies_then_averages():
     hook = EMATeacherHook(momentum=0.01, ramp_up=True)
-    assert [hook.momentum_at(t) for t in (0, 1, 2, 3)] == [1., 1 / 2, 1 / 3,
-                                                          1 / 4]
+    momenta = [hook.momentum_at(t) for t in (0, 1, 2, 3)]
+    assert momenta == [1., 1 / 2, 1 / 3, 1 / 4]
     assert hook.momentum_at(99) == 0.01 and hook.momentum_at(500) == 0.01
 
     model = Pair()

@@ -16,7 +16,8 @@ TINY_SEGMENTOR = dict(
     backbone=dict(
         type='ResNetV1c', depth=18, stem_channels=8, base_channels=4,
         num_stages=4, out_indices=(0, 1, 2, 3), dilations=(1, 1, 2, 4),
-        strides=(1, 2, 1, 1), norm_cfg=dict(type='BN'), contract_dilation=True),
+        strides=(1, 2, 1, 1), norm_cfg=dict(type='BN'),
+        contract_dilation=True),
     decode_head=dict(
         type='SemiDeepLabV3PlusHead', in_channels=[4, 32], in_index=(0, 3),
         channels=8, c1_channels=4, dilations=(1, 2), num_classes=NUM_CLASSES,

@@ -9,7 +9,8 @@ import mmsemi.models  # noqa: F401
 
 def _sample(h, w, fill, hidden=None):
     s = SegDataSample()
-    s.gt_sem_seg = PixelData(data=torch.full((1, h, w), fill, dtype=torch.uint8))
+    s.gt_sem_seg = PixelData(
+        data=torch.full((1, h, w), fill, dtype=torch.uint8))
     if hidden is not None:
         s.gt_unsup_sem_seg = PixelData(
             data=torch.full((1, h, w), hidden, dtype=torch.long))
@@ -37,7 +38,8 @@ def test_training_drops_placeholders_and_pads_each_branch():
     assert sup.shape == (1, 3, 6, 6)
     # normalised content, padding with 0 after normalisation
     torch.testing.assert_close(sup[0, :, 0, 0], torch.tensor([2., 1.5, 1.]))
-    assert torch.all(sup[0, :, 4:, :] == 0) and torch.all(sup[0, :, :, 5:] == 0)
+    assert torch.all(sup[0, :, 4:, :] == 0)
+    assert torch.all(sup[0, :, :, 5:] == 0)
     weak = out['data_samples']['unsup_weak'][0]
     gt = weak.gt_sem_seg.data[0]
     assert gt.shape == (6, 6)

@@ -99,6 +99,7 @@ def test_loss_matches_official_step(monkeypatch, thresh):
                           for s in samples['unsup_weak']])
     acc_all = ((pseudo == hidden) & valid).sum() / valid.sum()
     torch.testing.assert_close(losses['unsup.pl_acc_all'], acc_all.float())
+    assert losses['unsup.threshold'].item() == pytest.approx(thresh)
     if thresh == 0.0:
         assert losses['unsup.mask_ratio'].item() == 1.0
 
@@ -120,9 +121,23 @@ def test_one_strong_view_is_supported():
     model = _model(strong_branches=('unsup_strong1',), strong_weight=0.25)
     inputs, samples = unimatch_batch()
     losses = model.loss(inputs, samples)
-    assert 'unsup.loss_strong1' in losses and 'unsup.loss_strong2' not in losses
+    assert 'unsup.loss_strong1' in losses
+    assert 'unsup.loss_strong2' not in losses
 
 
 def test_misspelt_threshold_key_is_reported():
     with pytest.raises(KeyError, match='conf_tresh'):
         _model(conf_tresh=0.9)
+
+
+def test_missing_branch_and_missing_padding_marker_are_explained():
+    model = _model()
+    inputs, samples = unimatch_batch()
+    del inputs['unsup_strong2']
+    with pytest.raises(KeyError, match=r"no branch \['unsup_strong2'\]"):
+        model.loss(inputs, samples)
+    inputs, samples = unimatch_batch()
+    for sample in samples['unsup_weak']:
+        del sample.gt_sem_seg
+    with pytest.raises(ValueError, match='LoadUnlabeledAnnotations'):
+        model.loss(inputs, samples)

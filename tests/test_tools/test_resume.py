@@ -4,6 +4,7 @@ weights of N + M uninterrupted iterations (student, teacher and buffers)."""
 import os.path as osp
 import sys
 
+import pytest
 import torch
 
 from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_CONFIG,
@@ -16,8 +17,20 @@ DETERMINISTIC = [
 ]
 
 
-def _train(work_dir, max_iters, cwd, log_path, resume=False):
-    cmd = [sys.executable, TRAIN, TOY_CONFIG, '--work-dir', work_dir]
+def _teacher_config(tmp_path):
+    """The toy UniMatch config with an EMA teacher, so the teacher's state
+    is part of what resume must restore."""
+    path = tmp_path / 'unimatch_with_teacher.py'
+    path.write_text(
+        f"_base_ = [{TOY_CONFIG!r}]\n"
+        "model = dict(semi_train_cfg=dict(use_teacher=True))\n"
+        "custom_hooks = [dict(type='EMATeacherHook', momentum=0.2)]\n")
+    return str(path)
+
+
+def _train(work_dir, max_iters, cwd, log_path, resume=False,
+           config=TOY_CONFIG):
+    cmd = [sys.executable, TRAIN, config, '--work-dir', work_dir]
     if resume:
         cmd.append('--resume')
     cmd += [
@@ -37,24 +50,38 @@ def _state_dict(path):
 
 
 @needs_toy_config
-def test_resume_matches_uninterrupted(toy_data_root, tmp_path):
+@pytest.mark.parametrize('with_teacher', [False, True],
+                         ids=['unimatch', 'unimatch-ema-teacher'])
+def test_resume_matches_uninterrupted(toy_data_root, tmp_path,
+                                      with_teacher):
     n, m = 2, 1
+    config = _teacher_config(tmp_path) if with_teacher else TOY_CONFIG
     straight = str(tmp_path / 'straight')
     resumed = str(tmp_path / 'resumed')
-    _train(straight, n + m, toy_data_root, str(tmp_path / 'straight.log'))
-    _train(resumed, n, toy_data_root, str(tmp_path / 'first.log'))
+    _train(straight, n + m, toy_data_root, str(tmp_path / 'straight.log'),
+           config=config)
+    _train(resumed, n, toy_data_root, str(tmp_path / 'first.log'),
+           config=config)
     output = _train(
         resumed,
         n + m,
         toy_data_root,
         str(tmp_path / 'resumed.log'),
-        resume=True)
+        resume=True,
+        config=config)
     assert f'resumed epoch: 0, iter: {n}' in output
 
     expected = _state_dict(osp.join(straight, f'iter_{n + m}.pth'))
     actual = _state_dict(osp.join(resumed, f'iter_{n + m}.pth'))
     assert list(actual) == list(expected)
     assert any(key.startswith('student.') for key in expected)
+    if with_teacher:
+        teacher = [key for key in expected if key.startswith('teacher.')]
+        assert teacher
+        # the teacher moved away from the student, so it carries own state
+        assert any(not torch.equal(expected[key],
+                                   expected['student.' + key[8:]])
+                   for key in teacher if expected[key].is_floating_point())
     differing = [
         key for key in expected if not torch.equal(expected[key], actual[key])
     ]

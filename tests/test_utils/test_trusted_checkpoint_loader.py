@@ -45,14 +45,14 @@ def test_plain_torch_load_rejects_runner_checkpoint(runner_like_checkpoint):
         torch.load(runner_like_checkpoint, weights_only=True)
 
 
-def test_mmengine_loader_fails_without_registration(mmengine_local_loader,
-                                                   runner_like_checkpoint):
+def test_mmengine_loader_fails_without_registration(
+        mmengine_local_loader, runner_like_checkpoint):
     with pytest.raises(pickle.UnpicklingError):
         _load_checkpoint(runner_like_checkpoint, map_location='cpu')
 
 
-def test_registered_loader_loads_runner_checkpoint(mmengine_local_loader,
-                                                  runner_like_checkpoint):
+def test_registered_loader_loads_runner_checkpoint(
+        mmengine_local_loader, runner_like_checkpoint):
     register_trusted_local_loader()
     register_trusted_local_loader()  # idempotent
     assert CheckpointLoader._get_checkpoint_loader(

@@ -32,7 +32,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from mmsemi.datasets.splits import (
+from mmsemi.datasets.splits import (  # noqa: E402
     LABELED_NAME,
     MANIFEST_NAME,  # noqa: E402
     UNLABELED_NAME,

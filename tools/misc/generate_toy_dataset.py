@@ -14,7 +14,7 @@ import numpy as np
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from mmsemi.datasets.toy_shapes import (
+from mmsemi.datasets.toy_shapes import (  # noqa: E402
     colorize_label,  # noqa: E402
     generate_toy_shapes,
     image_name)

@@ -45,10 +45,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--split', default='1_16',
                         help='labeled split of ToyShapes (default 1_16)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
-    parser.add_argument('--warmup-iters', type=int, default=300)
-    parser.add_argument('--sup-iters', type=int, default=1600,
+    parser.add_argument('--warmup-iters', type=int, default=2000)
+    parser.add_argument('--sup-iters', type=int, default=2400,
                         help='supervised-only iterations after warm-up')
-    parser.add_argument('--unimatch-iters', type=int, default=400,
+    parser.add_argument('--unimatch-iters', type=int, default=800,
                         help='UniMatch iterations after warm-up')
     parser.add_argument('--lr', type=float, default=0.05,
                         help='base lr of the arms after the warm-up')
@@ -161,7 +161,8 @@ def summarise(rows: List[dict], warmup: dict, args) -> str:
     for row in rows:
         lines.append(f'| {row["arm"]} | {row["seed"]} | {row["iters"]} | '
                      f'{row["seconds"]:.0f} | {row["mIoU"]:.2f} |')
-    lines += ['', '| arm | mean mIoU | min | max |', '| --- | --- | --- | --- |']
+    lines += ['', '| arm | mean mIoU | min | max |',
+              '| --- | --- | --- | --- |']
     means = {}
     for arm in ('supervised', 'unimatch'):
         values = [r['mIoU'] for r in rows if r['arm'] == arm]

@@ -29,7 +29,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from mmsemi.datasets.splits import (
+from mmsemi.datasets.splits import (  # noqa: E402
     LABELED_NAME,
     UNLABELED_NAME,  # noqa: E402
     fraction_name,

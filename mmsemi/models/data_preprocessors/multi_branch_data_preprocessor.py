@@ -41,7 +41,9 @@ class MultiBranchSegDataPreprocessor(BaseDataPreprocessor):
             return self.data_preprocessor(data, training)
         inputs, samples = {}, {}
         for branch, branch_inputs in data['inputs'].items():
-            keep = [i for i, img in enumerate(branch_inputs) if img is not None]
+            keep = [
+                i for i, img in enumerate(branch_inputs) if img is not None
+            ]
             if not keep:
                 continue
             branch_samples = data['data_samples'][branch]
@@ -73,7 +75,8 @@ class MultiBranchSegDataPreprocessor(BaseDataPreprocessor):
 
 
 def _pad_hidden_gt(samples: List[SegDataSample], size, pad_val: int) -> None:
-    """Pad ``gt_unsup_sem_seg`` bottom/right to ``size`` like ``stack_batch``."""
+    """Pad ``gt_unsup_sem_seg`` bottom/right to ``size`` (as
+    ``stack_batch`` pads ``gt_sem_seg``)."""
     height, width = size
     for sample in samples:
         hidden: Optional[PixelData] = sample.get('gt_unsup_sem_seg', None)
@@ -81,4 +84,5 @@ def _pad_hidden_gt(samples: List[SegDataSample], size, pad_val: int) -> None:
             continue
         data = hidden.data
         pad = (0, width - data.shape[-1], 0, height - data.shape[-2])
-        sample.gt_unsup_sem_seg = PixelData(data=F.pad(data, pad, value=pad_val))
+        sample.gt_unsup_sem_seg = PixelData(
+            data=F.pad(data, pad, value=pad_val))

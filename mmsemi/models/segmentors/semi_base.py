@@ -1,6 +1,6 @@
 """Base wrapper that turns any mmseg segmentor into a semi-supervised one."""
 import copy
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -78,8 +78,9 @@ class SemiBaseSegmentor(BaseSegmentor):
             dict(predict_on='teacher' if self.teacher else 'student'),
             semi_test_cfg)
         if self.semi_test_cfg['predict_on'] not in ('teacher', 'student'):
-            raise ValueError("semi_test_cfg.predict_on must be 'teacher' or "
-                             f"'student', got {self.semi_test_cfg['predict_on']!r}")
+            raise ValueError(
+                "semi_test_cfg.predict_on must be 'teacher' or 'student', "
+                f"got {self.semi_test_cfg['predict_on']!r}")
         if self.semi_test_cfg['predict_on'] == 'teacher' and not self.teacher:
             raise ValueError("semi_test_cfg.predict_on='teacher' but "
                              f'{type(self).__name__} builds no teacher')
@@ -109,8 +110,8 @@ class SemiBaseSegmentor(BaseSegmentor):
         """
         super().train(mode)
         if self.teacher is not None:
-            teacher_train = mode and self.semi_train_cfg['teacher_mode'] == 'train'
-            self.teacher.train(teacher_train)
+            teacher_mode = self.semi_train_cfg['teacher_mode']
+            self.teacher.train(mode and teacher_mode == 'train')
         return self
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str,
@@ -122,8 +123,9 @@ class SemiBaseSegmentor(BaseSegmentor):
         supervised warm-up) is loaded into the student and the teacher.
         """
         own = [k for k in state_dict if k.startswith(prefix)]
-        wrapped = any(k[len(prefix):].split('.', 1)[0] in ('student', 'teacher')
-                      for k in own)
+        wrapped = any(
+            k[len(prefix):].split('.', 1)[0] in ('student', 'teacher')
+            for k in own)
         if own and not wrapped:
             targets = ['student'] + (['teacher'] if self.teacher else [])
             for key in own:
@@ -175,6 +177,30 @@ class SemiBaseSegmentor(BaseSegmentor):
                       align_corners=self.align_corners)
 
     @staticmethod
+    def check_branches(inputs: Dict[str, Tensor],
+                       branches: Sequence[str]) -> None:
+        """Raise a clear error when the batch lacks a branch the method
+        needs (a ``branch_field``/``MultiBranch`` mismatch in the config)."""
+        missing = [b for b in branches if b not in inputs]
+        if missing:
+            raise KeyError(
+                f'the training batch has no branch {missing}; it has '
+                f'{sorted(inputs)}. Check branch_field and the MultiBranch '
+                'pipelines of the labeled and unlabeled datasets')
+
+    def valid_mask(self, samples: SampleList) -> Tensor:
+        """Non-padded pixels ``(N, H, W)`` of unlabeled samples, read from
+        the empty label written by ``LoadUnlabeledAnnotations`` and padded
+        with the ignore index by the data preprocessor."""
+        marker = self.stack_seg(samples)
+        if marker is None:
+            raise ValueError(
+                'unlabeled samples carry no gt_sem_seg; add '
+                'LoadUnlabeledAnnotations to the unlabeled pipeline so '
+                'padding can be told from image content')
+        return marker != self.student.decode_head.ignore_index
+
+    @staticmethod
     def stack_seg(samples: SampleList, field: str = 'gt_sem_seg'
                   ) -> Optional[Tensor]:
         """Stack a ``PixelData`` field of the samples into ``(N, H, W)``
@@ -197,29 +223,34 @@ class SemiBaseSegmentor(BaseSegmentor):
         losses = self.add_prefix(
             student.decode_head.loss_by_feat(logits, samples), 'decode')
         if student.with_auxiliary_head:
-            losses.update(student._auxiliary_head_forward_train(feats, samples))
+            losses.update(
+                student._auxiliary_head_forward_train(feats, samples))
         return losses
 
     @staticmethod
     def pseudo_label_diagnostics(pseudo: PseudoLabels, valid: Tensor,
                                  hidden_gt: Optional[Tensor],
+                                 threshold: Union[float, Tensor],
                                  ignore_index: int = 255) -> Dict[str, Tensor]:
         """Logged (not summed) statistics of the pseudo-labels.
 
-        ``mask_ratio`` is the share of valid pixels kept by the threshold.
+        ``threshold`` is the confidence threshold in use and ``mask_ratio``
+        the share of valid pixels it keeps.
         When the unlabeled ground truth is available (``hidden_gt``, only
         ever used here), ``pl_acc`` is the accuracy of the kept
         pseudo-labels and ``pl_acc_all`` that of all valid ones.
         """
         valid_count = valid.sum().clamp(min=1)
-        stats = dict(mask_ratio=pseudo.mask.sum() / valid_count)
+        stats = dict(mask_ratio=pseudo.mask.sum() / valid_count,
+                     threshold=torch.as_tensor(threshold))
         if hidden_gt is not None:
             labelled = hidden_gt != ignore_index
             correct = (pseudo.labels == hidden_gt) & labelled
             kept = pseudo.mask & labelled
             stats['pl_acc'] = (correct & kept).sum() / kept.sum().clamp(min=1)
             seen = valid & labelled
-            stats['pl_acc_all'] = (correct & seen).sum() / seen.sum().clamp(min=1)
+            stats['pl_acc_all'] = \
+                (correct & seen).sum() / seen.sum().clamp(min=1)
         return {k: v.float().detach() for k, v in stats.items()}
 
     @staticmethod

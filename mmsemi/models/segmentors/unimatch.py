@@ -62,11 +62,13 @@ class UniMatch(SemiBaseSegmentor):
     def loss(self, inputs: Dict[str, Tensor],
              data_samples: Dict[str, SampleList]) -> dict:
         cfg = self.semi_train_cfg
+        self.check_branches(inputs,
+                            ['sup', 'unsup_weak', *cfg['strong_branches']])
         x_l, x_w = inputs['sup'], inputs['unsup_weak']
         num_l, num_u = x_l.shape[0], x_w.shape[0]
         size = x_w.shape[-2:]
         weak_samples = data_samples['unsup_weak']
-        valid = self.stack_seg(weak_samples) != self.student.decode_head.ignore_index
+        valid = self.valid_mask(weak_samples)
 
         partner = self._partner_pseudo_labels(x_w, valid)
 
@@ -89,7 +91,8 @@ class UniMatch(SemiBaseSegmentor):
 
         hidden_gt = self.stack_seg(weak_samples, 'gt_unsup_sem_seg')
         losses.update(self.add_prefix(
-            self.pseudo_label_diagnostics(pseudo, valid, hidden_gt), 'unsup'))
+            self.pseudo_label_diagnostics(pseudo, valid, hidden_gt,
+                                          cfg['conf_thresh']), 'unsup'))
         return losses
 
     @torch.no_grad()

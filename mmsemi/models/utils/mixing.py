@@ -166,8 +166,9 @@ def classmix_masks(labels: Tensor,
         Tensor: ``(N, H, W)`` bool on ``labels.device``.
     """
     if labels.dim() != 3 or labels.is_floating_point():
-        raise ValueError('labels must be an integer tensor of shape '
-                         f'(N, H, W); got {labels.dtype} {tuple(labels.shape)}')
+        raise ValueError(
+            'labels must be an integer tensor of shape (N, H, W); got '
+            f'{labels.dtype} {tuple(labels.shape)}')
     num = labels.shape[0]
     # long: uint8 labels would wrap the -1 / num_classes fill values below.
     lab = labels.long()
