@@ -3,9 +3,9 @@
 Every image holds 1-3 objects of 6 shape classes on a textured background
 with up to 3 pieces of unlabeled clutter. Colour and texture are drawn from
 one distribution for all classes, so only the shape tells the classes apart.
-Later objects occlude earlier ones and the label map shows what is visible. Each image is rendered
-from its own RNG, derived from (seed, split, index), so the output does not
-depend on the number of worker processes.
+Later objects occlude earlier ones and the label map shows what is visible.
+Each image is rendered from its own RNG, derived from (seed, split, index),
+so the output does not depend on the number of worker processes.
 
 Layout written by :func:`generate_toy_shapes` (VOC style)::
 
