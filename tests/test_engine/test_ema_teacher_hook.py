@@ -259,6 +259,7 @@ def test_with_mmengine_iter_based_loop(tmp_path):
         train_cfg=dict(by_epoch=False, max_iters=3),
         default_hooks=dict(checkpoint=None),
         custom_hooks=[EMATeacherHook(momentum=0.01, ramp_up=True), record],
+        default_scope='mmseg',
         experiment_name='test_ema_teacher_hook_loop')
     runner.train()
     # Student after iterations 0, 1, 2: 0.9, 0.8, 0.7. The ramp-up makes the

@@ -52,8 +52,11 @@ def test_wheel_contains_every_config(built_wheel):
 
 def test_config_basenames_unique_in_package(built_wheel):
     # `mim train mmsemi NAME.py` searches the whole installed package for
-    # NAME.py and refuses ambiguous names.
-    names = [n for n in _wheel_names(built_wheel) if n.startswith('mmsemi/')]
+    # NAME.py and refuses ambiguous names (READMEs are never looked up).
+    names = [
+        n for n in _wheel_names(built_wheel)
+        if n.startswith('mmsemi/') and n.endswith('.py')
+    ]
     counts = Counter(osp.basename(n) for n in names)
     duplicated = sorted(
         osp.basename(n) for n in names

@@ -1,7 +1,8 @@
+from .correlation_loss import CorrelationLoss
 from .masked_losses import (MaskedCrossEntropyLoss, MaskedKLDivLoss,
                             masked_cross_entropy, masked_kl_div)
 
 __all__ = [
     'MaskedCrossEntropyLoss', 'MaskedKLDivLoss', 'masked_cross_entropy',
-    'masked_kl_div'
+    'masked_kl_div', 'CorrelationLoss'
 ]

@@ -1,4 +1,5 @@
+from .corrmatch import CorrMatch
 from .semi_base import SemiBaseSegmentor
 from .unimatch import UniMatch
 
-__all__ = ['SemiBaseSegmentor', 'UniMatch']
+__all__ = ['SemiBaseSegmentor', 'UniMatch', 'CorrMatch']

@@ -1,7 +1,13 @@
+from .dynamic_threshold import DynamicThreshold
 from .mixing import classmix_masks, cutmix_boxes, mix
 from .pseudo_label import PseudoLabels, pseudo_labels_from_logits
+from .region_propagation import (correlation_shapes, propagate_regions,
+                                 propagate_regions_reference,
+                                 restrict_shapes, sample_shape_rows)
 
 __all__ = [
     'classmix_masks', 'cutmix_boxes', 'mix', 'PseudoLabels',
-    'pseudo_labels_from_logits'
+    'pseudo_labels_from_logits', 'DynamicThreshold', 'sample_shape_rows',
+    'correlation_shapes', 'restrict_shapes', 'propagate_regions',
+    'propagate_regions_reference'
 ]

@@ -1,0 +1,69 @@
+# CorrMatch on the embedded demo: the slim DeepLabV3+ with 4 labeled + 4
+# unlabeled ToyShapes images per iteration on the 1/16 split, one strong
+# view, the correlation branch on the last backbone stage (10x10 at crop 80)
+# with 64 channels, dynamic threshold (init 0.85, momentum 0.999).
+_base_ = [
+    '../_base_/models/deeplabv3plus_r18s-d8_toy.py',
+    '../_base_/datasets/semi_toyshapes_80x80.py',
+    '../_base_/schedules/semi_sgd_poly.py',
+    '../_base_/semi_default_runtime.py',
+]
+data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
+segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
+model = dict(
+    _delete_=True,
+    type='CorrMatch',
+    segmentor=segmentor,
+    data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
+                           data_preprocessor=data_preprocessor),
+    semi_train_cfg=dict(
+        thresh_init=0.85,
+        thresh_momentum=0.999,
+        corr_head=dict(channels=64, dropout_ratio=0.1),
+        region_prop='parallel'))
+# One strong view.
+branch_field = ['sup', 'unsup_weak', 'unsup_strong1']
+sup_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='CheckSegLabel', num_classes=_base_.num_classes),
+    *_base_.geometric_pipeline,
+    dict(type='MultiBranch', branch_field=branch_field,
+         sup=[dict(type='PackSegInputs')]),
+]
+unsup_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadUnlabeledAnnotations', with_gt=False),
+    *_base_.geometric_pipeline,
+    dict(type='MultiBranch', branch_field=branch_field,
+         unsup_weak=[dict(type='PackSemiSegInputs')],
+         unsup_strong1=_base_.strong_pipeline),
+]
+train_dataloader = dict(dataset=dict(datasets=[
+    dict(_base_.labeled_dataset, pipeline=sup_pipeline,
+         split_file='splits/1_16/labeled.txt'),
+    dict(_base_.unlabeled_dataset, pipeline=unsup_pipeline,
+         split_file='splits/1_16/unlabeled.txt'),
+]))
+max_iters = 200
+val_interval = 200
+# Trained from scratch: one lr for the whole network (correlation branch
+# included).
+optim_wrapper = dict(
+    optimizer=dict(lr=0.05),
+    paramwise_cfg=dict(custom_keys={
+        'decode_head': dict(lr_mult=1.0),
+        'corr_head': dict(lr_mult=1.0)
+    }))
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
+custom_hooks = [dict(type='DynamicThresholdHook')]
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(interval=val_interval, save_best=None),
+    visualization=dict(type='SegVisualizationHook', draw=False))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0)
