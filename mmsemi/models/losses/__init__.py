@@ -1,8 +1,9 @@
+from .category_queue_infonce import CategoryQueueInfoNCELoss
 from .correlation_loss import CorrelationLoss
 from .masked_losses import (MaskedCrossEntropyLoss, MaskedKLDivLoss,
                             masked_cross_entropy, masked_kl_div)
 
 __all__ = [
     'MaskedCrossEntropyLoss', 'MaskedKLDivLoss', 'masked_cross_entropy',
-    'masked_kl_div', 'CorrelationLoss'
+    'masked_kl_div', 'CorrelationLoss', 'CategoryQueueInfoNCELoss'
 ]

@@ -1,5 +1,6 @@
 from .corrmatch import CorrMatch
 from .semi_base import SemiBaseSegmentor
+from .u2pl import U2PL
 from .unimatch import UniMatch
 
-__all__ = ['SemiBaseSegmentor', 'UniMatch', 'CorrMatch']
+__all__ = ['SemiBaseSegmentor', 'UniMatch', 'CorrMatch', 'U2PL']

@@ -1,4 +1,6 @@
 from .dynamic_threshold import DynamicThreshold
+from .entropy_partition import (drop_rate_at, entropy, masked_percentile,
+                                reliable_mask)
 from .mixing import classmix_masks, cutmix_boxes, mix
 from .pseudo_label import PseudoLabels, pseudo_labels_from_logits
 from .region_propagation import (correlation_shapes, propagate_regions,
@@ -9,5 +11,6 @@ __all__ = [
     'classmix_masks', 'cutmix_boxes', 'mix', 'PseudoLabels',
     'pseudo_labels_from_logits', 'DynamicThreshold', 'sample_shape_rows',
     'correlation_shapes', 'restrict_shapes', 'propagate_regions',
-    'propagate_regions_reference'
+    'propagate_regions_reference', 'entropy', 'drop_rate_at',
+    'masked_percentile', 'reliable_mask'
 ]

@@ -1,0 +1,98 @@
+# Cityscapes, semi-supervised, crop 769.
+# Generated layout: every crop-size dependent entry is spelled out here, so
+# derived configs only override split files, batch sizes and schedules.
+# Layout (mmseg's): data/cityscapes/{leftImg8bit,gtFine}/{train,val}/<city>/,
+# labels converted to *_gtFine_labelTrainIds.png with mmseg's
+# tools/dataset_converters/cityscapes.py. Split files are mmseg ann files
+# (`<city>/<id>` per line) in data/splits/cityscapes/<split>/.
+dataset_type = 'SemiCityscapesDataset'
+data_root = 'data/cityscapes'
+crop_size = (769, 769)
+num_classes = 19
+branch_field = ['sup', 'unsup_weak', 'unsup_strong1', 'unsup_strong2']
+
+# Geometry is applied once per image; the weak and strong views of an
+# unlabeled image stay pixel-aligned (UniMatch: rescale of the image's own
+# long side in [0.5, 2.0], random crop, horizontal flip).
+geometric_pipeline = [
+    dict(type='RandomRelativeResize', ratio_range=(0.5, 2.0)),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=1.0),
+    dict(type='RandomFlip', prob=0.5),
+]
+# Photometric strong augmentation with UniMatch's parameters.
+strong_pipeline = [
+    dict(type='StrongColorJitter', brightness=0.5, contrast=0.5,
+         saturation=0.5, hue=0.25, prob=0.8),
+    dict(type='StrongRandomGrayscale', prob=0.2),
+    dict(type='StrongGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
+    dict(type='PackSemiSegInputs'),
+]
+sup_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='CheckSegLabel', num_classes=num_classes),
+    *geometric_pipeline,
+    dict(type='MultiBranch', branch_field=branch_field,
+         sup=[dict(type='PackSegInputs')]),
+]
+unsup_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadUnlabeledAnnotations', with_gt=False),
+    *geometric_pipeline,
+    dict(type='MultiBranch', branch_field=branch_field,
+         unsup_weak=[dict(type='PackSemiSegInputs')],
+         unsup_strong1=strong_pipeline,
+         unsup_strong2=strong_pipeline),
+]
+# Supervised-only baseline: the same geometry on the labeled split alone.
+sup_only_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='CheckSegLabel', num_classes=num_classes),
+    *geometric_pipeline,
+    dict(type='PackSegInputs'),
+]
+# Evaluation on the original image (no resizing), as the official code.
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+data_prefix = dict(img_path='leftImg8bit/train', seg_map_path='gtFine/train')
+labeled_dataset = dict(
+    type=dataset_type,
+    data_root=data_root,
+    data_prefix=data_prefix,
+    split_file='../splits/cityscapes/1_8/labeled.txt',
+    pipeline=sup_pipeline)
+unlabeled_dataset = dict(
+    type=dataset_type,
+    data_root=data_root,
+    data_prefix=data_prefix,
+    split_file='../splits/cityscapes/1_8/unlabeled.txt',
+    with_label=False,
+    pipeline=unsup_pipeline)
+# 2 labeled + 2 unlabeled images per GPU.
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='LabeledUnlabeledSampler', batch_size=4,
+                 source_ratio=[1, 1]),
+    dataset=dict(type='ConcatDataset',
+                 datasets=[labeled_dataset, unlabeled_dataset]))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(
+            img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
+        split_file='',
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator

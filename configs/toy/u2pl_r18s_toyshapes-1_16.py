@@ -1,0 +1,81 @@
+# U2PL on the embedded demo: the slim DeepLabV3+ with 4 labeled + 4
+# unlabeled ToyShapes images per iteration on the 1/16 split, a 64-d
+# representation head, small category queues, 20 supervised-only warm-up
+# iterations, then the EMA teacher (parameters only, ramped decay to 0.99).
+_base_ = [
+    '../_base_/models/deeplabv3plus_r18s-d8_toy.py',
+    '../_base_/datasets/semi_toyshapes_80x80.py',
+    '../_base_/schedules/semi_sgd_poly.py',
+    '../_base_/semi_default_runtime.py',
+]
+data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
+segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
+max_iters = 200
+val_interval = 200
+sup_only_iters = 20
+model = dict(
+    _delete_=True,
+    type='U2PL',
+    segmentor=segmentor,
+    data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
+                           data_preprocessor=data_preprocessor),
+    semi_train_cfg=dict(
+        max_iters=max_iters,
+        sup_only_iters=sup_only_iters,
+        alpha0=0.2,
+        contrast_weight=0.1,
+        rep_head=dict(type='ProjectionHead', channels=64, out_channels=64,
+                      dropout_ratio=0.1),
+        contrast=dict(
+            queue_length=2000,
+            num_queries=64,
+            num_negatives=16,
+            temperature=0.5,
+            low_rank=3,
+            high_rank=20,
+            low_entropy_threshold=20)),
+    semi_test_cfg=dict(predict_on='teacher'))
+branch_field = ['sup', 'unsup_weak']
+sup_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='CheckSegLabel', num_classes=_base_.num_classes),
+    *_base_.geometric_pipeline,
+    dict(type='MultiBranch', branch_field=branch_field,
+         sup=[dict(type='PackSegInputs')]),
+]
+unsup_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadUnlabeledAnnotations', with_gt=False),
+    *_base_.geometric_pipeline,
+    dict(type='MultiBranch', branch_field=branch_field,
+         unsup_weak=[dict(type='PackSemiSegInputs')]),
+]
+train_dataloader = dict(dataset=dict(datasets=[
+    dict(_base_.labeled_dataset, pipeline=sup_pipeline,
+         split_file='splits/1_16/labeled.txt'),
+    dict(_base_.unlabeled_dataset, pipeline=unsup_pipeline,
+         split_file='splits/1_16/unlabeled.txt'),
+]))
+# Trained from scratch: one lr for the whole network.
+optim_wrapper = dict(
+    optimizer=dict(lr=0.05),
+    paramwise_cfg=dict(custom_keys={
+        'decode_head': dict(lr_mult=1.0),
+        'rep_head': dict(lr_mult=1.0)
+    }))
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
+custom_hooks = [
+    dict(type='EMATeacherHook', momentum=0.01, ramp_up=True,
+         begin_iter=sup_only_iters, update_buffers=False)
+]
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(interval=val_interval, save_best=None),
+    visualization=dict(type='SegVisualizationHook', draw=False))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0)

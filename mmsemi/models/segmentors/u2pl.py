@@ -1,0 +1,306 @@
+"""U2PL: semi-supervised semantic segmentation using unreliable
+pseudo-labels (Wang et al., CVPR 2022)."""
+import copy
+from typing import Dict, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from mmseg.registry import MODELS
+from mmseg.utils import OptConfigType, OptMultiConfig
+
+from ..losses.masked_losses import masked_cross_entropy
+from ..utils.entropy_partition import drop_rate_at, reliable_mask
+from ..utils.mixing import cutmix_boxes, mix
+from ..utils.pseudo_label import PseudoLabels, pseudo_labels_from_logits
+from .semi_base import SampleList, SemiBaseSegmentor
+
+try:  # written in parallel; the contrastive term is skipped without it
+    from ..losses.category_queue_infonce import CategoryQueueInfoNCELoss
+except ImportError:  # pragma: no cover - depends on the tree state
+    CategoryQueueInfoNCELoss = None
+
+ENTROPY_SOURCES = ('teacher_train_mixed', )
+
+
+@MODELS.register_module()
+class U2PL(SemiBaseSegmentor):
+    """U2PL on top of an mmseg encoder-decoder whose decode head offers
+    ``forward_features`` and ``cls_seg`` (:class:`SemiDeepLabV3PlusHead`).
+
+    A representation head (:class:`ProjectionHead`, ``rep_head``) is
+    attached to the student *and* the teacher segmentor as ``rep_head``, so
+    the EMA of :class:`EMATeacherHook` covers it and the teacher's
+    representations serve as positives and negatives. Inference is the
+    plain teacher (or student) segmentor; ``rep_head`` is training-only.
+
+    One training step (official order, spec Appendix A), after the
+    supervised-only warm-up (``sup_only_iters``; before it only the
+    supervised loss is computed and the unsupervised terms are exact zeros
+    that stay connected to the graph):
+
+    1. The teacher in ``eval()`` mode predicts the clean unlabeled batch
+       (upsampled to the crop): hard argmax pseudo-labels.
+    2. With probability ``cutmix_prob`` (one draw per batch) every image
+       ``i`` gets a box of ``cutmix_area`` of the crop pasted from image
+       ``(i + 1) mod B``; pseudo-labels, valid map and the hidden ground
+       truth are mixed with the same box.
+    3. The student runs once on ``cat(x_l, x_u_mix)``: logits and ``rep``.
+    4. The teacher runs in ``train()`` mode (no gradients) on the same
+       batch; its unlabeled probabilities give the entropy map, its
+       probabilities and ``rep`` feed the contrastive term (official
+       ``entropy_source='teacher_train_mixed'``).
+    5. ``alpha_t = drop_rate_at(progress, alpha0)``; the top ``alpha_t`` of
+       valid pixels by entropy are unreliable (:func:`reliable_mask`).
+    6. ``L_u = unsup_weight * N_valid / N_kept * CE_mean_kept`` (official
+       adaptive weight, ``N_valid`` = non-padded mixed pixels).
+    7. ``L_c = contrast_weight * CategoryQueueInfoNCELoss(...)``, used
+       directly: the official ``all_reduce / #GPUs`` (an effective
+       ``1 / #GPUs`` weight on the gradient) is not reproduced.
+
+    Training progress ``t / T`` is ``iter / max_iters`` (continuous), or
+    ``(iter // iters_per_epoch) * iters_per_epoch / max_iters`` (official,
+    piecewise constant per epoch) when ``iters_per_epoch`` is set. ``iter``
+    is the registered buffer :attr:`cur_iter`, incremented by every
+    training :meth:`loss` call, so it is checkpointed with the model and
+    equals ``runner.iter`` after a resume.
+
+    ``semi_train_cfg`` keys (defaults in :attr:`default_train_cfg`):
+
+    - ``max_iters`` (required for training), ``iters_per_epoch``,
+      ``sup_only_iters`` (supervised warm-up, iterations; set
+      ``EMATeacherHook.begin_iter`` to the same value);
+    - ``alpha0`` (0.2), ``per_image_threshold`` (False: per-batch);
+    - ``unsup_weight`` (1.0), ``contrast_weight`` (0.1, paper appendix;
+      0.25 / 0.125 are the official VOC / Cityscapes effective values);
+    - ``cutmix_prob`` (0.5, per batch), ``cutmix_area`` (0.5),
+      ``cutmix_ratio`` (aspect-ratio range of the box);
+    - ``rep_head``: :class:`ProjectionHead` config; ``in_channels``
+      defaults to the decode head's ``channels``;
+    - ``contrast``: :class:`CategoryQueueInfoNCELoss` kwargs
+      (``num_classes`` defaults to the segmentor's);
+    - ``entropy_source``: 'teacher_train_mixed' (official two-pass).
+    """
+
+    default_train_cfg: Dict = dict(
+        SemiBaseSegmentor.default_train_cfg,
+        use_teacher=True,
+        # the teacher follows the model's mode; the pseudo-label pass
+        # switches it to eval() (official, spec §4.2 steps 1 and 4)
+        teacher_mode='train',
+        max_iters=None,
+        iters_per_epoch=None,
+        sup_only_iters=0,
+        alpha0=0.2,
+        per_image_threshold=False,
+        unsup_weight=1.0,
+        contrast_weight=0.1,
+        cutmix_prob=0.5,
+        cutmix_area=0.5,
+        cutmix_ratio=(0.5, 2.0),
+        rep_head=dict(type='ProjectionHead', channels=256, out_channels=256,
+                      dropout_ratio=0.1),
+        contrast=dict(),
+        entropy_source='teacher_train_mixed')
+
+    def __init__(self,
+                 segmentor: dict,
+                 semi_train_cfg: OptConfigType = None,
+                 semi_test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(
+            segmentor=segmentor,
+            semi_train_cfg=semi_train_cfg,
+            semi_test_cfg=semi_test_cfg,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        cfg = self.semi_train_cfg
+        if not cfg['use_teacher']:
+            raise ValueError('U2PL needs a teacher (use_teacher=True)')
+        if cfg['entropy_source'] not in ENTROPY_SOURCES:
+            raise ValueError(f'semi_train_cfg.entropy_source must be one of '
+                             f"{ENTROPY_SOURCES}; got "
+                             f"{cfg['entropy_source']!r}")
+        rep_cfg = dict(copy.deepcopy(cfg['rep_head']))
+        rep_cfg.setdefault('in_channels', self.student.decode_head.channels)
+        head_norm = getattr(self.student.decode_head, 'norm_cfg', None)
+        if head_norm is not None:
+            rep_cfg.setdefault('norm_cfg', copy.deepcopy(head_norm))
+        # The same head on both segmentors so that the EMA pairs them.
+        self.student.rep_head = MODELS.build(copy.deepcopy(rep_cfg))
+        self.teacher.rep_head = MODELS.build(copy.deepcopy(rep_cfg))
+        self.teacher.requires_grad_(False)
+        self.contrast_loss = None
+        if CategoryQueueInfoNCELoss is not None and \
+                cfg['contrast_weight'] > 0:
+            contrast = dict(copy.deepcopy(cfg['contrast']))
+            contrast.pop('type', None)
+            contrast.setdefault('num_classes', self.num_classes)
+            contrast.setdefault('feat_dim', rep_cfg.get('out_channels', 256))
+            self.contrast_loss = CategoryQueueInfoNCELoss(**contrast)
+        # Iterations done, checkpointed (drives DPA and the warm-up).
+        self.register_buffer('cur_iter', torch.zeros((), dtype=torch.long))
+
+    # ------------------------------------------------------------------
+    def progress(self, cur_iter: Optional[int] = None) -> float:
+        """Training progress ``t / T`` in [0, 1] at ``cur_iter``."""
+        cfg = self.semi_train_cfg
+        if cfg['max_iters'] is None:
+            raise ValueError('U2PL needs semi_train_cfg.max_iters (the '
+                             'length of training) for the drop-rate schedule')
+        it = int(self.cur_iter) if cur_iter is None else int(cur_iter)
+        ipe = cfg['iters_per_epoch']
+        if ipe:
+            it = (it // ipe) * ipe
+        return min(it / cfg['max_iters'], 1.0)
+
+    def drop_rate(self, cur_iter: Optional[int] = None) -> float:
+        """``alpha_t`` (a fraction) at ``cur_iter``."""
+        return drop_rate_at(self.progress(cur_iter),
+                            self.semi_train_cfg['alpha0'])
+
+    def _student_forward(self, x: Tensor):
+        feats = self.student.extract_feat(x)
+        dec = self.student.decode_head.forward_features(feats)
+        return feats, self.student.decode_head.cls_seg(dec), \
+            self.student.rep_head(dec)
+
+    @torch.no_grad()
+    def _teacher_forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        dec = self.teacher.decode_head.forward_features(
+            self.teacher.extract_feat(x))
+        return self.teacher.decode_head.cls_seg(dec), \
+            self.teacher.rep_head(dec)
+
+    @torch.no_grad()
+    def _teacher_pseudo_labels(self, x_u: Tensor,
+                               valid: Tensor) -> PseudoLabels:
+        """Eval-mode teacher argmax on the clean unlabeled images."""
+        was_training = self.teacher.training
+        self.teacher.eval()
+        logits = self.upsample_logits(self.teacher._forward(x_u),
+                                      x_u.shape[-2:])
+        self.teacher.train(was_training)
+        return pseudo_labels_from_logits(logits, 0.0, valid)
+
+    def _cutmix_box(self, num: int, height: int, width: int,
+                    device) -> Tensor:
+        """One draw per batch (official): all images get a box, or none."""
+        cfg = self.semi_train_cfg
+        area = float(cfg['cutmix_area'])
+        box = cutmix_boxes(num, height, width, prob=1.0, area=(area, area),
+                           ratio=tuple(cfg['cutmix_ratio']), device=device)
+        if float(torch.rand(())) >= cfg['cutmix_prob']:
+            box = torch.zeros_like(box)
+        return box
+
+    # ------------------------------------------------------------------
+    def loss(self, inputs: Dict[str, Tensor],
+             data_samples: Dict[str, SampleList]) -> dict:
+        cfg = self.semi_train_cfg
+        self.check_branches(inputs, ['sup', 'unsup_weak'])
+        cur_iter = int(self.cur_iter)
+        self.cur_iter += 1
+        x_l, x_u = inputs['sup'], inputs['unsup_weak']
+        num_l, num_u = x_l.shape[0], x_u.shape[0]
+        size = x_u.shape[-2:]
+        sup_samples = data_samples['sup']
+        alpha = self.drop_rate(cur_iter)
+
+        if cur_iter < cfg['sup_only_iters']:
+            # Supervised warm-up: the unlabeled batch is ignored.
+            feats, logits, rep = self._student_forward(x_l)
+            losses = self.add_prefix(
+                self.supervised_loss(logits, feats, sup_samples), 'sup')
+            zero = 0.0 * (logits.sum() + rep.sum())
+            losses['unsup.loss_u'] = zero
+            losses['unsup.loss_contrast'] = zero.clone()
+            losses['unsup.drop_rate'] = torch.tensor(alpha)
+            return losses
+
+        weak_samples = data_samples['unsup_weak']
+        valid = self.valid_mask(weak_samples)
+        hidden_gt = self.stack_seg(weak_samples, 'gt_unsup_sem_seg')
+
+        # 1. eval-mode teacher pseudo-labels on the clean images
+        pseudo = self._teacher_pseudo_labels(x_u, valid)
+        # 2. CutMix with partner (i + 1) mod B
+        box = self._cutmix_box(num_u, *size, device=x_u.device)
+        src = [x_u, pseudo.labels, pseudo.conf, valid]
+        if hidden_gt is not None:
+            src.append(hidden_gt)
+        mixed = mix(box, src, [t.roll(-1, dims=0) for t in src])
+        x_mix, labels_u, conf_u, valid_mix = mixed[:4]
+        hidden_mix = mixed[4] if hidden_gt is not None else None
+
+        # 3. student on labeled + mixed unlabeled, one pass
+        x_all = torch.cat([x_l, x_mix])
+        feats, logits, rep = self._student_forward(x_all)
+        logits_l, logits_u = logits.split([num_l, num_u])
+        losses = self.add_prefix(
+            self.supervised_loss(logits_l, [f[:num_l] for f in feats],
+                                 sup_samples), 'sup')
+
+        # 4. train-mode teacher on the same batch (entropy, probs, rep)
+        logits_t, rep_t = self._teacher_forward(x_all)
+        probs_t = logits_t.float().softmax(dim=1)
+        probs_u_full = self.upsample_logits(
+            logits_t[num_l:].float(), size).softmax(dim=1)
+
+        # 5. entropy partition with the scheduled drop rate
+        reliable = reliable_mask(probs_u_full, valid_mix, 100.0 * alpha,
+                                 per_image=cfg['per_image_threshold'])
+        unreliable = valid_mix & ~reliable
+
+        # 6. unsupervised CE on reliable pixels, adaptive weight
+        kept = reliable.sum()
+        weight = valid_mix.sum().float() / kept.clamp(min=1).float()
+        losses['unsup.loss_u'] = cfg['unsup_weight'] * weight * \
+            masked_cross_entropy(self.upsample_logits(logits_u, size),
+                                 labels_u, reliable, normalize='mask')
+
+        # 7. contrastive term with the category queues
+        if self.contrast_loss is not None:
+            losses['unsup.loss_contrast'] = cfg['contrast_weight'] * \
+                self._contrastive(rep, rep_t, probs_t, sup_samples,
+                                  labels_u, valid_mix, reliable, unreliable,
+                                  self.progress(cur_iter))
+        else:
+            # term disabled: an exact zero that keeps rep_head in the graph
+            # (DDP without find_unused_parameters)
+            losses['unsup.loss_contrast'] = 0.0 * rep.sum()
+
+        # diagnostics (logged, not summed)
+        stats = self.pseudo_label_diagnostics(
+            PseudoLabels(labels_u, conf_u, reliable), valid_mix, hidden_mix,
+            alpha, self.student.decode_head.ignore_index)
+        stats['drop_rate'] = stats.pop('threshold')
+        stats['lambda_u'] = weight.detach()
+        stats['cutmix'] = box.any().float()
+        losses.update(self.add_prefix(stats, 'unsup'))
+        return losses
+
+    def _contrastive(self, rep: Tensor, rep_t: Tensor, probs_t: Tensor,
+                     sup_samples: SampleList, labels_u: Tensor,
+                     valid_u: Tensor, reliable: Tensor, unreliable: Tensor,
+                     progress: float) -> Tensor:
+        """:class:`CategoryQueueInfoNCELoss` on labeled + mixed unlabeled
+        pixels. Labels are the GT and the (mixed, unfiltered) teacher
+        arg-max, masks the full-resolution entropy partition; the loss
+        resizes them to the feature map with nearest interpolation, as the
+        official code."""
+        ignore = self.student.decode_head.ignore_index
+        gt = self.stack_seg(sup_samples).to(rep.device)
+        labels_u = torch.where(valid_u, labels_u,
+                               torch.full_like(labels_u, ignore))
+        no_lab = torch.zeros_like(gt, dtype=torch.bool)
+        is_labeled = torch.zeros(rep.shape[0], dtype=torch.bool,
+                                 device=rep.device)
+        is_labeled[:gt.shape[0]] = True
+        return self.contrast_loss(
+            rep, rep_t.detach(), probs_t.detach(),
+            torch.cat([gt, labels_u]), is_labeled,
+            reliable=torch.cat([no_lab, reliable]),
+            unreliable=torch.cat([no_lab, unreliable]),
+            progress=progress)
