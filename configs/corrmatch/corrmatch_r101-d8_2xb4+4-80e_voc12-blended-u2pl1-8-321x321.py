@@ -1,7 +1,7 @@
 # CorrMatch, VOC blended split 1_8 (U2PL splits, u2pl_1_8), crop 321x321.
 # 80 epochs over the 9259 unlabeled images with 2 GPUs x (4 labeled +
 # 4 unlabeled): 1157 iterations per epoch, 92560 in total.
-_base_ = ['./corrmatch_r101-d8_2xb4+4-80e_voc12-blended1-16-321x321.py']
+_base_ = ['./corrmatch_r101-d8_2xb4+4-80e_voc12-classic1464-321x321.py']
 train_dataloader = dict(dataset=dict(datasets=[
     dict(_base_.labeled_dataset,
          split_file='../../splits/pascal/u2pl_1_8/labeled.txt'),

@@ -1,7 +1,7 @@
 # CorrMatch, VOC blended split 1_8 (U2PL splits, u2pl_1_8), crop 513x513.
 # 80 epochs over the 9259 unlabeled images with 4 GPUs x (2 labeled +
 # 2 unlabeled): 1157 iterations per epoch, 92560 in total.
-_base_ = ['./corrmatch_r101-d8_4xb2+2-80e_voc12-blended1-16-513x513.py']
+_base_ = ['./corrmatch_r101-d8_4xb2+2-80e_voc12-classic1464-513x513.py']
 train_dataloader = dict(dataset=dict(datasets=[
     dict(_base_.labeled_dataset,
          split_file='../../splits/pascal/u2pl_1_8/labeled.txt'),

@@ -1,28 +1,14 @@
 # Supervised-only baseline, VOC blended split 1_16, crop 321x321.
 # The stock segmentor trained on the 662 labeled images alone (80 epochs
 # with 4 GPUs x 2 images: 83 iterations per epoch, 6640 in total).
-_base_ = [
-    '../_base_/models/deeplabv3plus_r101-d16_unimatch.py',
-    '../_base_/datasets/semi_voc12_321x321.py',
-    '../_base_/schedules/semi_sgd_poly.py',
-    '../_base_/semi_default_runtime.py',
-]
-model = dict(data_preprocessor=dict(size=_base_.crop_size))
+_base_ = ['./supervised_r101-d16_4xb2-80e_voc12-classic1464-321x321.py']
 train_dataloader = dict(
-    _delete_=True,
-    batch_size=2,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(_base_.labeled_dataset,
-                 split_file='../../splits/pascal/1_16/labeled.txt',
-                 pipeline=_base_.sup_only_pipeline))
+    dataset=dict(split_file='../../splits/pascal/1_16/labeled.txt'))
 max_iters = 6640
 val_interval = 415
 param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
          by_epoch=False)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=val_interval)
+train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 default_hooks = dict(checkpoint=dict(interval=val_interval))

@@ -1,22 +1,7 @@
 # UniMatch, VOC blended split 1_16, crop 321x321.
 # 80 epochs over the 9920 unlabeled images with 4 GPUs x (2 labeled +
 # 2 unlabeled): 1240 iterations per epoch, 99200 in total.
-_base_ = [
-    '../_base_/models/deeplabv3plus_r101-d16_unimatch.py',
-    '../_base_/datasets/semi_voc12_321x321.py',
-    '../_base_/schedules/semi_sgd_poly.py',
-    '../_base_/semi_default_runtime.py',
-]
-data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
-segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-model = dict(
-    _delete_=True,
-    type='UniMatch',
-    segmentor=segmentor,
-    data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
-                           data_preprocessor=data_preprocessor),
-    semi_train_cfg=dict(conf_thresh=0.95),
-    semi_test_cfg=dict(predict_on='student'))
+_base_ = ['./unimatch_r101-d16_4xb2+2-80e_voc12-classic1464-321x321.py']
 train_dataloader = dict(dataset=dict(datasets=[
     dict(_base_.labeled_dataset,
          split_file='../../splits/pascal/1_16/labeled.txt'),

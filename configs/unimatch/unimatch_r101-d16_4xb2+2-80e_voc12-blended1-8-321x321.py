@@ -1,7 +1,7 @@
 # UniMatch, VOC blended split 1_8, crop 321x321.
 # 80 epochs over the 9259 unlabeled images with 4 GPUs x (2 labeled +
 # 2 unlabeled): 1157 iterations per epoch, 92560 in total.
-_base_ = ['./unimatch_r101-d16_4xb2+2-80e_voc12-blended1-16-321x321.py']
+_base_ = ['./unimatch_r101-d16_4xb2+2-80e_voc12-classic1464-321x321.py']
 train_dataloader = dict(dataset=dict(datasets=[
     dict(_base_.labeled_dataset,
          split_file='../../splits/pascal/1_8/labeled.txt'),
