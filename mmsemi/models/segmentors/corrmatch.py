@@ -151,12 +151,8 @@ class CorrMatch(UniMatch):
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
         cfg = self.semi_train_cfg
-        for key, allowed in (('region_prop', REGION_PROP_MODES),
-                             ('kl_target', KL_TARGETS),
-                             ('thresh_valid', THRESH_VALID)):
-            if cfg[key] not in allowed:
-                raise ValueError(f'semi_train_cfg.{key} must be one of '
-                                 f'{allowed}; got {cfg[key]!r}')
+        self.check_choices(region_prop=REGION_PROP_MODES,
+                           kl_target=KL_TARGETS, thresh_valid=THRESH_VALID)
         if len(cfg['strong_branches']) != 1:
             raise ValueError('CorrMatch uses exactly one strong view; got '
                              f"strong_branches={cfg['strong_branches']!r}")

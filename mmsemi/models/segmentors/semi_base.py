@@ -99,6 +99,15 @@ class SemiBaseSegmentor(BaseSegmentor):
                            f'keys are {sorted(defaults)}')
         return {**copy.deepcopy(defaults), **cfg}
 
+    def check_choices(self, **choices: Sequence) -> None:
+        """Raise if a ``semi_train_cfg`` value is not among its choices,
+        e.g. ``check_choices(kl_target=('weak_unmixed', 'mixed'))``."""
+        for key, allowed in choices.items():
+            value = self.semi_train_cfg[key]
+            if value not in allowed:
+                raise ValueError(f'semi_train_cfg.{key} must be one of '
+                                 f'{tuple(allowed)}; got {value!r}')
+
     # ------------------------------------------------------------------
     # module state
     def train(self, mode: bool = True) -> 'SemiBaseSegmentor':

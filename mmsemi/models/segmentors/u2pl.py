@@ -118,10 +118,7 @@ class U2PL(SemiBaseSegmentor):
         cfg = self.semi_train_cfg
         if not cfg['use_teacher']:
             raise ValueError('U2PL needs a teacher (use_teacher=True)')
-        if cfg['entropy_source'] not in ENTROPY_SOURCES:
-            raise ValueError(f'semi_train_cfg.entropy_source must be one of '
-                             f"{ENTROPY_SOURCES}; got "
-                             f"{cfg['entropy_source']!r}")
+        self.check_choices(entropy_source=ENTROPY_SOURCES)
         rep_cfg = dict(copy.deepcopy(cfg['rep_head']))
         rep_cfg.setdefault('in_channels', self.student.decode_head.channels)
         head_norm = getattr(self.student.decode_head, 'norm_cfg', None)
