@@ -72,3 +72,9 @@ def test_wrapped_checkpoint_round_trips():
     other.load_state_dict(model.state_dict())
     for k, v in model.state_dict().items():
         assert torch.equal(other.state_dict()[k], v)
+
+
+def test_misspelt_choice_value_is_reported():
+    with pytest.raises(ValueError, match=r"teacher_mode must be one of "
+                       r"\('eval', 'train'\); got 'trian'"):
+        _build(semi_train_cfg=dict(use_teacher=True, teacher_mode='trian'))

@@ -68,6 +68,7 @@ class SemiBaseSegmentor(BaseSegmentor):
                          init_cfg=init_cfg)
         self.semi_train_cfg = self._merge_cfg(
             'semi_train_cfg', self.default_train_cfg, semi_train_cfg)
+        self.check_choices(teacher_mode=('eval', 'train'))
         self.student = MODELS.build(copy.deepcopy(segmentor))
         self.teacher: Optional[nn.Module] = None
         if self.semi_train_cfg['use_teacher']:
