@@ -156,10 +156,6 @@ class CorrMatch(UniMatch):
         if len(cfg['strong_branches']) != 1:
             raise ValueError('CorrMatch uses exactly one strong view; got '
                              f"strong_branches={cfg['strong_branches']!r}")
-        # UniMatch's partner helper also thresholds the partner with
-        # ``conf_thresh``; CorrMatch keeps only its labels and confidences
-        # and thresholds them with tau after mixing, so the value is unused.
-        cfg['conf_thresh'] = 0.0
         fixed = cfg['fixed_thresh'] is not None
         self.thresh = DynamicThreshold(
             init=cfg['fixed_thresh'] if fixed else cfg['thresh_init'],
@@ -215,7 +211,10 @@ class CorrMatch(UniMatch):
         valid = self.valid_mask(weak_samples)
 
         # 1. eval-mode CutMix partner (image i - 1 of the batch)
-        partner, partner_valid = self._partner_pseudo_labels(x_w, valid)
+        # Only the partner's labels and confidences are used: they are
+        # thresholded with tau after mixing.
+        partner, partner_valid = self._partner_pseudo_labels(
+            x_w, valid, threshold=0.0)
         partner_probs = self._partner_probs(x_w) \
             if cfg['kl_target'] == 'mixed' else None
 

@@ -70,7 +70,8 @@ class UniMatch(SemiBaseSegmentor):
         weak_samples = data_samples['unsup_weak']
         valid = self.valid_mask(weak_samples)
 
-        partner = self._partner_pseudo_labels(x_w, valid)
+        partner = self._partner_pseudo_labels(x_w, valid,
+                                              cfg['conf_thresh'])
 
         feats = self.student.extract_feat(torch.cat([x_l, x_w]))
         logits, logits_fp = self.student.decode_head.forward_with_perturbation(
@@ -96,17 +97,18 @@ class UniMatch(SemiBaseSegmentor):
         return losses
 
     @torch.no_grad()
-    def _partner_pseudo_labels(self, x_w: Tensor,
-                               valid: Tensor) -> Tuple[PseudoLabels, Tensor]:
+    def _partner_pseudo_labels(self, x_w: Tensor, valid: Tensor,
+                               threshold: float
+                               ) -> Tuple[PseudoLabels, Tensor]:
         """Eval-mode pseudo-labels of each image's CutMix partner (the
-        previous image of the batch, cyclically) and its valid mask."""
+        previous image of the batch, cyclically), thresholded at
+        ``threshold``, and its valid mask."""
         was_training = self.student.training
         self.student.eval()
         logits = self.upsample_logits(
             self.student._forward(x_w), x_w.shape[-2:])
         self.student.train(was_training)
-        pseudo = pseudo_labels_from_logits(
-            logits, self.semi_train_cfg['conf_thresh'], valid)
+        pseudo = pseudo_labels_from_logits(logits, threshold, valid)
         rolled = PseudoLabels(*(t.roll(1, dims=0) for t in pseudo))
         return rolled, valid.roll(1, dims=0)
 
