@@ -74,8 +74,8 @@ class CorrMatch(UniMatch):
     CutMix-ed mask before it. Both supervised terms use the decode head's
     criterion (``loss_by_feat``: CE, or OHEM for Cityscapes configs).
     The KL target is the *un-mixed* weak prediction (official code;
-    ``kl_target='mixed'`` pastes the partner's eval-mode probabilities into
-    the box instead, at the cost of a second eval-mode forward).
+    ``kl_target='mixed'`` pastes the partner's eval-mode probabilities,
+    from the same eval-mode pass as its pseudo-labels, into the box).
 
     ``semi_train_cfg`` keys (defaults in :attr:`default_train_cfg`):
 
@@ -213,10 +213,8 @@ class CorrMatch(UniMatch):
         # 1. eval-mode CutMix partner (image i - 1 of the batch)
         # Only the partner's labels and confidences are used: they are
         # thresholded with tau after mixing.
-        partner, partner_valid = self._partner_pseudo_labels(
+        partner_logits, partner, partner_valid = self._partner_predictions(
             x_w, valid, threshold=0.0)
-        partner_probs = self._partner_probs(x_w) \
-            if cfg['kl_target'] == 'mixed' else None
 
         # 2. labeled + weak: clean and perturbed logits, correlation
         feats = self.student.extract_feat(torch.cat([x_l, x_w]))
@@ -273,8 +271,9 @@ class CorrMatch(UniMatch):
             self.upsample_logits(logits_fp[num_l:], size), pseudo_w.labels,
             pseudo_w.mask, normalize=norm, valid=valid)
         kl_target = logits_w_up.float().softmax(dim=1)
-        if partner_probs is not None:
-            kl_target, = mix(box, [kl_target], [partner_probs])
+        if cfg['kl_target'] == 'mixed':
+            kl_target, = mix(box, [kl_target],
+                             [partner_logits.float().softmax(dim=1)])
         losses['unsup.loss_kl'] = cfg['kl_weight'] * masked_kl_div(
             logits_s, kl_target, mask_mix, normalize=norm, valid=valid_mix)
         losses['unsup.loss_corr_strong'] = cfg['corr_strong_weight'] * \
@@ -296,17 +295,6 @@ class CorrMatch(UniMatch):
         return losses
 
     # ------------------------------------------------------------------
-    @torch.no_grad()
-    def _partner_probs(self, x_w: Tensor) -> Tensor:
-        """Eval-mode softmax of each image's CutMix partner (only for
-        ``kl_target='mixed'``)."""
-        was_training = self.student.training
-        self.student.eval()
-        logits = self.upsample_logits(
-            self.student._forward(x_w), x_w.shape[-2:])
-        self.student.train(was_training)
-        return logits.float().softmax(dim=1).roll(1, dims=0)
-
     @torch.no_grad()
     def _region_propagation(self, corr_w: Tensor, feat_size, size,
                             labels: Tensor, mask: Tensor, box: Tensor,

@@ -186,6 +186,17 @@ class SemiBaseSegmentor(BaseSegmentor):
         return resize(logits, size=tuple(size), mode='bilinear',
                       align_corners=self.align_corners)
 
+    @torch.no_grad()
+    def eval_logits(self, model: nn.Module, inputs: Tensor) -> Tensor:
+        """Logits ``(N, K, H, W)`` of ``model`` in eval mode (BN running
+        statistics, no dropout) at the input size; the model's mode is
+        restored afterwards."""
+        was_training = model.training
+        model.eval()
+        logits = model._forward(inputs)
+        model.train(was_training)
+        return self.upsample_logits(logits, inputs.shape[-2:])
+
     @staticmethod
     def check_branches(inputs: Dict[str, Tensor],
                        branches: Sequence[str]) -> None:

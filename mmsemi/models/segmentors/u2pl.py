@@ -174,12 +174,8 @@ class U2PL(SemiBaseSegmentor):
     def _teacher_pseudo_labels(self, x_u: Tensor,
                                valid: Tensor) -> PseudoLabels:
         """Eval-mode teacher argmax on the clean unlabeled images."""
-        was_training = self.teacher.training
-        self.teacher.eval()
-        logits = self.upsample_logits(self.teacher._forward(x_u),
-                                      x_u.shape[-2:])
-        self.teacher.train(was_training)
-        return pseudo_labels_from_logits(logits, 0.0, valid)
+        return pseudo_labels_from_logits(
+            self.eval_logits(self.teacher, x_u), 0.0, valid)
 
     def _cutmix_box(self, num: int, height: int, width: int,
                     device) -> Tensor:

@@ -70,8 +70,8 @@ class UniMatch(SemiBaseSegmentor):
         weak_samples = data_samples['unsup_weak']
         valid = self.valid_mask(weak_samples)
 
-        partner = self._partner_pseudo_labels(x_w, valid,
-                                              cfg['conf_thresh'])
+        _, partner_pseudo, partner_valid = self._partner_predictions(
+            x_w, valid, cfg['conf_thresh'])
 
         feats = self.student.extract_feat(torch.cat([x_l, x_w]))
         logits, logits_fp = self.student.decode_head.forward_with_perturbation(
@@ -88,7 +88,8 @@ class UniMatch(SemiBaseSegmentor):
         losses['unsup.loss_fp'] = cfg['fp_weight'] * masked_cross_entropy(
             self.upsample_logits(logits_fp[num_l:], size), pseudo.labels,
             pseudo.mask, normalize=cfg['normalize'], valid=valid)
-        losses.update(self._strong_losses(inputs, pseudo, partner, valid))
+        losses.update(self._strong_losses(
+            inputs, pseudo, (partner_pseudo, partner_valid), valid))
 
         hidden_gt = self.stack_seg(weak_samples, 'gt_unsup_sem_seg')
         losses.update(self.add_prefix(
@@ -97,20 +98,20 @@ class UniMatch(SemiBaseSegmentor):
         return losses
 
     @torch.no_grad()
-    def _partner_pseudo_labels(self, x_w: Tensor, valid: Tensor,
-                               threshold: float
-                               ) -> Tuple[PseudoLabels, Tensor]:
-        """Eval-mode pseudo-labels of each image's CutMix partner (the
-        previous image of the batch, cyclically), thresholded at
-        ``threshold``, and its valid mask."""
-        was_training = self.student.training
-        self.student.eval()
-        logits = self.upsample_logits(
-            self.student._forward(x_w), x_w.shape[-2:])
-        self.student.train(was_training)
-        pseudo = pseudo_labels_from_logits(logits, threshold, valid)
-        rolled = PseudoLabels(*(t.roll(1, dims=0) for t in pseudo))
-        return rolled, valid.roll(1, dims=0)
+    def _partner_predictions(self, x_w: Tensor, valid: Tensor,
+                             threshold: float
+                             ) -> Tuple[Tensor, PseudoLabels, Tensor]:
+        """Eval-mode prediction of each image's CutMix partner (the
+        previous image of the batch, cyclically).
+
+        Returns:
+            tuple: the partner's logits ``(N, K, H, W)``, its pseudo-labels
+            thresholded at ``threshold`` and its valid mask ``(N, H, W)``.
+        """
+        logits = self.eval_logits(self.student, x_w).roll(1, dims=0)
+        partner_valid = valid.roll(1, dims=0)
+        pseudo = pseudo_labels_from_logits(logits, threshold, partner_valid)
+        return logits, pseudo, partner_valid
 
     def _strong_losses(self, inputs: Dict[str, Tensor], pseudo: PseudoLabels,
                        partner: Tuple[PseudoLabels, Tensor],
