@@ -46,6 +46,7 @@ def test_summary_reports_mean_spread_and_margin():
 
     class Args:
         split, warmup_iters = '1_16', 100
+        arms = ('supervised', 'unimatch')
 
     text = run_demo.summarise(rows, dict(seconds=30, mIoU=20.0), Args)
     assert '| supervised | 31.00 | 30.00 | 32.00 |' in text
@@ -61,3 +62,37 @@ def test_arms_point_at_the_requested_split():
         'splits/1_8/unlabeled.txt' in opts
     assert 'train_dataloader.dataset.split_file=splits/1_8/labeled.txt' \
         in run_demo.data_options('/d', '1_8')
+
+
+def test_every_semi_arm_is_compared_with_supervised_only():
+    rows = [
+        dict(arm=arm, seed=seed, iters=5, seconds=60, mIoU=miou)
+        for arm, seed, miou in [('supervised', 0, 30.0), ('supervised', 1,
+                                                          32.0),
+                                ('corrmatch', 0, 33.0), ('corrmatch', 1,
+                                                         36.0),
+                                ('u2pl', 0, 29.0), ('u2pl', 1, 30.0)]
+    ]
+
+    class Args:
+        split, warmup_iters = '1_16', 100
+        arms = ('supervised', 'corrmatch', 'u2pl')
+
+    text = run_demo.summarise(rows, dict(seconds=30, mIoU=20.0), Args)
+    assert '| corrmatch | 34.50 | 33.00 | 36.00 |' in text
+    assert 'CorrMatch - supervised-only: +3.50 mIoU' in text
+    assert 'U2PL - supervised-only: -1.50 mIoU' in text
+
+
+def test_u2pl_arm_spans_its_schedule_and_skips_the_burn_in():
+    class Args:
+        split, arms = '1_16', ('supervised', 'u2pl')
+        sup_iters, unimatch_iters, corrmatch_iters, u2pl_iters = 10, 8, 9, 7
+
+    settings = run_demo.arm_settings(Args, '/d')
+    assert list(settings) == ['supervised', 'u2pl']
+    config, iters, opts = settings['u2pl']
+    assert iters == 7 and config.endswith('u2pl_r18s_toyshapes-1_16.py')
+    assert 'model.semi_train_cfg.max_iters=7' in opts
+    assert 'model.semi_train_cfg.sup_only_iters=0' in opts
+    assert 'custom_hooks.0.begin_iter=0' in opts

@@ -1,4 +1,5 @@
-"""The embedded demo: supervised-only vs. UniMatch on ToyShapes, on the CPU.
+"""The embedded demo: supervised-only vs. UniMatch, CorrMatch and U2PL on
+ToyShapes, on the CPU.
 
 Steps (each a plain ``tools/train.py`` run, so the demo exercises exactly
 what a user runs):
@@ -6,18 +7,21 @@ what a user runs):
 1. generate the ToyShapes dataset if ``--data-root`` does not hold it;
 2. a short supervised warm-up on the labeled split (the stand-in for the
    ImageNet weights every published recipe starts from);
-3. for each seed, two arms start from the warm-up checkpoint and run side
-   by side, one CPU thread each, so they get the same wall-clock time and
-   the same hardware: supervised-only on the labeled split, and UniMatch on
-   the labeled + unlabeled split. Their iteration counts are calibrated so
-   that both take about the same time (measured and printed);
-4. both are evaluated on the 300 validation images with mmseg's IoUMetric
-   and a table with the per-seed mIoU, mean and spread is printed and
-   written to ``<work-dir>/summary.md`` and ``summary.json``.
+3. for each seed, four arms start from the warm-up checkpoint, two at a
+   time side by side with one CPU thread each (supervised-only next to
+   UniMatch, then CorrMatch next to U2PL), so every arm gets the same
+   hardware: supervised-only on the labeled split, the three
+   semi-supervised methods on the labeled + unlabeled split. Their
+   iteration counts are calibrated so that every arm takes about the same
+   wall-clock time (measured and printed);
+4. every arm is evaluated on the 300 validation images with mmseg's
+   IoUMetric and a table with the per-seed mIoU, mean and spread is
+   printed and written to ``<work-dir>/summary.md`` and ``summary.json``.
 
 Usage::
 
     python tools/misc/run_demo.py [--work-dir work_dirs/demo] [--seeds 0 1]
+        [--arms supervised unimatch corrmatch u2pl]
 """
 import argparse
 import glob
@@ -36,6 +40,10 @@ if REPO not in sys.path:
 
 SUP_CONFIG = osp.join(REPO, 'configs/toy/supervised_r18s_toyshapes-1_16.py')
 UNI_CONFIG = osp.join(REPO, 'configs/toy/unimatch_r18s_toyshapes-1_16.py')
+CORR_CONFIG = osp.join(REPO,
+                       'configs/toy/corrmatch_r18s_toyshapes-1_16.py')
+U2PL_CONFIG = osp.join(REPO, 'configs/toy/u2pl_r18s_toyshapes-1_16.py')
+ARMS = ('supervised', 'unimatch', 'corrmatch', 'u2pl')
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,15 +54,22 @@ def parse_args() -> argparse.Namespace:
                         help='labeled split of ToyShapes (default 1_16)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     parser.add_argument('--warmup-iters', type=int, default=2000)
-    parser.add_argument('--sup-iters', type=int, default=2400,
+    parser.add_argument('--arms', nargs='+', choices=ARMS, default=ARMS,
+                        help='arms to train, two at a time side by side '
+                        '(default: all four)')
+    parser.add_argument('--sup-iters', type=int, default=1500,
                         help='supervised-only iterations after warm-up')
-    parser.add_argument('--unimatch-iters', type=int, default=800,
+    parser.add_argument('--unimatch-iters', type=int, default=600,
                         help='UniMatch iterations after warm-up')
+    parser.add_argument('--corrmatch-iters', type=int, default=560,
+                        help='CorrMatch iterations after warm-up')
+    parser.add_argument('--u2pl-iters', type=int, default=830,
+                        help='U2PL iterations after warm-up')
     parser.add_argument('--lr', type=float, default=0.05,
                         help='base lr of the arms after the warm-up')
     parser.add_argument('--sequential', action='store_true',
-                        help='run the two arms one after the other with '
-                        'two threads each instead of side by side')
+                        help='run the arms one after the other with '
+                        'two threads each instead of two side by side')
     return parser.parse_args()
 
 
@@ -149,12 +164,16 @@ def ensure_data(data_root: str) -> None:
     print(f'generated in {time.time() - start:.1f} s', flush=True)
 
 
+LABELS = dict(supervised='supervised-only', unimatch='UniMatch',
+              corrmatch='CorrMatch', u2pl='U2PL')
+
+
 def summarise(rows: List[dict], warmup: dict, args) -> str:
     lines = [
         f'ToyShapes, split {args.split}: warm-up {args.warmup_iters} '
         f'supervised iterations ({warmup["seconds"]:.0f} s) reached '
-        f'{warmup["mIoU"]:.2f} mIoU; then per seed both arms ran side by '
-        'side from that checkpoint.', '',
+        f'{warmup["mIoU"]:.2f} mIoU; then per seed every arm ran from that '
+        'checkpoint, two arms side by side.', '',
         '| arm | seed | iterations | wall-clock (s) | mIoU |',
         '| --- | --- | --- | --- | --- |'
     ]
@@ -164,14 +183,65 @@ def summarise(rows: List[dict], warmup: dict, args) -> str:
     lines += ['', '| arm | mean mIoU | min | max |',
               '| --- | --- | --- | --- |']
     means = {}
-    for arm in ('supervised', 'unimatch'):
+    for arm in args.arms:
         values = [r['mIoU'] for r in rows if r['arm'] == arm]
         means[arm] = statistics.mean(values)
         lines.append(f'| {arm} | {means[arm]:.2f} | {min(values):.2f} | '
                      f'{max(values):.2f} |')
-    lines += ['', f'UniMatch - supervised-only: '
-              f'{means["unimatch"] - means["supervised"]:+.2f} mIoU']
+    if 'supervised' in means:
+        lines.append('')
+        for arm in args.arms:
+            if arm != 'supervised':
+                lines.append(f'{LABELS[arm]} - supervised-only: '
+                             f'{means[arm] - means["supervised"]:+.2f} mIoU')
     return '\n'.join(lines)
+
+
+def arm_settings(args, data_root: str) -> Dict[str, tuple]:
+    """Per arm: (config, iterations, extra ``--cfg-options``)."""
+    sup = data_options(data_root, args.split)
+    semi = semi_data_options(data_root, args.split)
+    # U2PL starts from the warm-up, so its supervised-only phase is done:
+    # the teacher copies the student after the first step, and the
+    # drop-rate schedule spans this arm's iterations.
+    u2pl = [*semi, f'model.semi_train_cfg.max_iters={args.u2pl_iters}',
+            'model.semi_train_cfg.sup_only_iters=0',
+            'custom_hooks.0.begin_iter=0']
+    settings = dict(supervised=(SUP_CONFIG, args.sup_iters, sup),
+                    unimatch=(UNI_CONFIG, args.unimatch_iters, semi),
+                    corrmatch=(CORR_CONFIG, args.corrmatch_iters, semi),
+                    u2pl=(U2PL_CONFIG, args.u2pl_iters, u2pl))
+    return {arm: settings[arm] for arm in args.arms}
+
+
+def run_group(group: Dict[str, tuple], seed: int, warm_ckpt: str,
+              work_dir: str, args) -> List[dict]:
+    """Train the arms of ``group`` side by side (or one after the other
+    with ``--sequential``) and return their rows."""
+    procs, logs, elapsed = {}, {}, {}
+    start = time.time()
+    for arm, (config, iters, options) in group.items():
+        arm_dir = osp.join(work_dir, f'{arm}_seed{seed}')
+        logs[arm] = arm_dir + '.log'
+        cmd = train_command(
+            config, arm_dir, iters, seed,
+            [*options, f'load_from={warm_ckpt}',
+             f'optim_wrapper.optimizer.lr={args.lr}'])
+        print(f'seed {seed}: {arm} for {iters} iterations ...', flush=True)
+        procs[arm] = launch(cmd, logs[arm], 2 if args.sequential else 1)
+        if args.sequential:
+            elapsed.update(wait({arm: procs.pop(arm)}, {arm: logs[arm]},
+                                start))
+            start = time.time()
+    elapsed.update(wait(procs, logs, start))
+    rows = []
+    for arm, (_, iters, _) in group.items():
+        miou = final_miou(osp.join(work_dir, f'{arm}_seed{seed}'))
+        rows.append(dict(arm=arm, seed=seed, iters=iters,
+                         seconds=elapsed[arm], mIoU=miou))
+        print(f'seed {seed}: {arm} mIoU {miou:.2f} ({elapsed[arm]:.0f} s)',
+              flush=True)
+    return rows
 
 
 def main() -> None:
@@ -196,37 +266,12 @@ def main() -> None:
     warmup = dict(seconds=time.time() - start, mIoU=final_miou(warm_dir))
     print(f'warm-up mIoU {warmup["mIoU"]:.2f}', flush=True)
 
-    arms = {
-        'supervised': (SUP_CONFIG, args.sup_iters,
-                       data_options(data_root, args.split)),
-        'unimatch': (UNI_CONFIG, args.unimatch_iters,
-                     semi_data_options(data_root, args.split)),
-    }
+    arms = list(arm_settings(args, data_root).items())
+    groups = [dict(arms[i:i + 2]) for i in range(0, len(arms), 2)]
     rows = []
     for seed in args.seeds:
-        procs, logs, elapsed = {}, {}, {}
-        start = time.time()
-        for arm, (config, iters, options) in arms.items():
-            arm_dir = osp.join(work_dir, f'{arm}_seed{seed}')
-            logs[arm] = arm_dir + '.log'
-            cmd = train_command(
-                config, arm_dir, iters, seed,
-                [*options, f'load_from={warm_ckpt}',
-                 f'optim_wrapper.optimizer.lr={args.lr}'])
-            print(f'seed {seed}: {arm} for {iters} iterations ...',
-                  flush=True)
-            procs[arm] = launch(cmd, logs[arm], 2 if args.sequential else 1)
-            if args.sequential:
-                elapsed.update(wait({arm: procs.pop(arm)},
-                                    {arm: logs[arm]}, start))
-                start = time.time()
-        elapsed.update(wait(procs, logs, start))
-        for arm, (_, iters, _) in arms.items():
-            miou = final_miou(osp.join(work_dir, f'{arm}_seed{seed}'))
-            rows.append(dict(arm=arm, seed=seed, iters=iters,
-                             seconds=elapsed[arm], mIoU=miou))
-            print(f'seed {seed}: {arm} mIoU {miou:.2f} '
-                  f'({elapsed[arm]:.0f} s)', flush=True)
+        for group in groups:
+            rows += run_group(group, seed, warm_ckpt, work_dir, args)
 
     table = summarise(rows, warmup, args)
     total = time.time() - demo_start
