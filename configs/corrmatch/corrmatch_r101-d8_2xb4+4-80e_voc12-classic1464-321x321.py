@@ -13,8 +13,8 @@ _base_ = [
 data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
 segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
 # The correlation branch (training only) reads the last backbone stage
-# (c4); D = number of classes. Region propagation uses the vectorised
-# 'parallel' mode (region_prop='sequential' is the official loop).
+# (c4); D = number of classes. Region propagation runs the official
+# sequential semantics on tiles of the feature grid (region_prop='tiled').
 model = dict(
     _delete_=True,
     type='CorrMatch',
@@ -27,7 +27,7 @@ model = dict(
         fixed_thresh=None,
         corr_head=dict(channels=256, dropout_ratio=0.1),
         num_shapes=128,
-        region_prop='parallel',
+        region_prop='tiled',
         kl_target='weak_unmixed'),
     semi_test_cfg=dict(predict_on='student'))
 # CorrMatch has one strong view (spec D17): unlabeled samples branch into a

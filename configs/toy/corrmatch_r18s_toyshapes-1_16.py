@@ -19,8 +19,7 @@ model = dict(
     semi_train_cfg=dict(
         thresh_init=0.85,
         thresh_momentum=0.999,
-        corr_head=dict(channels=64, dropout_ratio=0.1),
-        region_prop='sequential'))
+        corr_head=dict(channels=64, dropout_ratio=0.1)))
 # One strong view.
 branch_field = ['sup', 'unsup_weak', 'unsup_strong1']
 sup_pipeline = [

@@ -227,14 +227,40 @@ def test_loss_matches_official_step(fixed_randomness, thresh, kl_target):
         assert losses['unsup.mask_ratio_prop'].item() == 1.0
 
 
-def test_parallel_region_propagation_runs_and_reports_acceptance(
-        fixed_randomness):
-    model = _model(fixed_thresh=0.0)
+@pytest.mark.parametrize('region_prop', ['tiled', 'parallel'])
+def test_region_propagation_runs_and_reports_acceptance(
+        fixed_randomness, region_prop):
+    model = _model(fixed_thresh=0.0, region_prop=region_prop)
     losses = model.loss(*_batch())
     assert set(k for k in losses if 'loss' in k) == set(LOSS_WEIGHTS)
     # tau = 0 accepts every non-empty restricted shape
     assert 0.0 < losses['unsup.region_accept_rate'].item() <= 1.0
     assert torch.isfinite(_total(losses))
+
+
+@pytest.mark.parametrize('thresh', [0.0, 0.4, 0.45])
+def test_tiled_region_propagation_gives_the_official_loop_losses(thresh):
+    """The default tiled mode trains exactly like the official loop: the
+    same losses (same random draws) as region_prop='sequential'."""
+    tiled = _model(fixed_thresh=thresh)
+    loop = _model(fixed_thresh=thresh, region_prop='sequential')
+    loop.load_state_dict(tiled.state_dict())
+    torch.manual_seed(5)
+    losses_tiled = tiled.loss(*_batch())
+    torch.manual_seed(5)
+    losses_loop = loop.loss(*_batch())
+    assert losses_tiled['unsup.region_accept_rate'] > 0  # shapes painted
+    for key, value in losses_loop.items():
+        torch.testing.assert_close(losses_tiled[key], value, rtol=0, atol=0,
+                                   msg=key)
+
+
+def test_tiled_region_propagation_needs_align_corners():
+    segmentor = tiny_segmentor_cfg()
+    segmentor['decode_head']['align_corners'] = False
+    with pytest.raises(ValueError, match='align_corners'):
+        _model(segmentor)
+    assert _model(segmentor, region_prop='sequential') is not None
 
 
 def test_effective_weights(fixed_randomness):
@@ -345,7 +371,7 @@ def test_correlation_head_defaults_and_override():
     assert head.in_channels == 32  # last decode-head input (c4)
     assert head.corr_channels == NUM_CLASSES  # D = K, official
     assert head.channels == 256
-    assert model.semi_train_cfg['region_prop'] == 'parallel'
+    assert model.semi_train_cfg['region_prop'] == 'tiled'
     assert model.semi_train_cfg['kl_target'] == 'weak_unmixed'
     small = _model(corr_head=dict(channels=16, corr_channels=4))
     assert (small.corr_head.channels, small.corr_head.corr_channels) == \

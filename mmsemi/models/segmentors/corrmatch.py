@@ -19,10 +19,11 @@ from ..utils.region_propagation import (correlation_shapes,
                                         propagate_regions,
                                         propagate_regions_reference,
                                         restrict_shapes, sample_shape_rows)
+from ..utils.tiled_region_propagation import propagate_regions_tiled
 from .semi_base import SampleList, SemiBaseSegmentor
 from .unimatch import UniMatch
 
-REGION_PROP_MODES = ('parallel', 'sequential', 'none')
+REGION_PROP_MODES = ('tiled', 'sequential', 'parallel', 'none')
 KL_TARGETS = ('weak_unmixed', 'mixed')
 THRESH_VALID = ('mixed', 'weak')
 
@@ -96,12 +97,15 @@ class CorrMatch(UniMatch):
       ``corr_in_index``: which backbone output feeds it (-1: the last;
       for another output ``in_channels`` is read from the decode head
       when the head uses that output, else it must be given);
-    - ``num_shapes`` (128) and ``region_prop``: 'parallel' (default; the
-      vectorised :func:`propagate_regions`, last accepted shape wins, counts
-      taken on the un-propagated labels), 'sequential' (the official loop,
-      :func:`propagate_regions_reference`: bit-exact but ``N * 128`` Python
-      steps with device synchronisations) or 'none' (pixel propagation
-      only, paper Table 6);
+    - ``num_shapes`` (128) and ``region_prop``: 'tiled' (default; the
+      official sequential semantics computed on tiles of the feature grid
+      by :func:`propagate_regions_tiled`, equal to the official loop on the
+      CPU), 'sequential' (the official loop on dense shapes,
+      :func:`propagate_regions_reference`: ``N * 128`` Python steps with
+      device synchronisations), 'parallel' (:func:`propagate_regions` on
+      dense shapes: every histogram from the un-propagated labels, last
+      accepted shape wins) or 'none' (pixel propagation only, paper
+      Table 6);
     - ``kl_target``: 'weak_unmixed' (official) or 'mixed'.
 
     Args:
@@ -134,7 +138,7 @@ class CorrMatch(UniMatch):
         corr_head=dict(channels=256, dropout_ratio=0.1),
         corr_in_index=-1,
         num_shapes=128,
-        region_prop='parallel',
+        region_prop='tiled',
         kl_target='weak_unmixed')
 
     def __init__(self,
@@ -153,6 +157,11 @@ class CorrMatch(UniMatch):
         cfg = self.semi_train_cfg
         self.check_choices(region_prop=REGION_PROP_MODES,
                            kl_target=KL_TARGETS, thresh_valid=THRESH_VALID)
+        if cfg['region_prop'] == 'tiled' and not self.align_corners:
+            raise ValueError("CorrMatch: region_prop='tiled' needs the "
+                             'align_corners=True upsampling of the official '
+                             "code; use region_prop='sequential' with "
+                             'align_corners=False')
         if len(cfg['strong_branches']) != 1:
             raise ValueError('CorrMatch uses exactly one strong view; got '
                              f"strong_branches={cfg['strong_branches']!r}")
@@ -305,12 +314,16 @@ class CorrMatch(UniMatch):
         shapes from the weak images' correlation maps.
 
         Returns the propagated labels and mask, and the ``(N, S)`` accepted
-        flags of the shapes ('parallel' mode only, else None)."""
+        flags of the shapes ('tiled' and 'parallel' modes, else None)."""
         cfg = self.semi_train_cfg
         if cfg['region_prop'] == 'none':
             return labels, mask, None
         rows = sample_shape_rows(corr_w.shape[1], num=cfg['num_shapes'],
                                  device=corr_w.device)
+        if cfg['region_prop'] == 'tiled':
+            return propagate_regions_tiled(
+                labels, mask, corr_w, rows, feat_size, tau, self.num_classes,
+                box=box, valid=valid, return_accepted=True)
         shapes = correlation_shapes(corr_w, rows, feat_size, size,
                                     align_corners=self.align_corners)
         shapes = restrict_shapes(shapes, box, valid)

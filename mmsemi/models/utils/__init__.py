@@ -6,11 +6,13 @@ from .pseudo_label import PseudoLabels, pseudo_labels_from_logits
 from .region_propagation import (correlation_shapes, propagate_regions,
                                  propagate_regions_reference,
                                  restrict_shapes, sample_shape_rows)
+from .tiled_region_propagation import propagate_regions_tiled
 
 __all__ = [
     'classmix_masks', 'cutmix_boxes', 'mix', 'PseudoLabels',
     'pseudo_labels_from_logits', 'DynamicThreshold', 'sample_shape_rows',
     'correlation_shapes', 'restrict_shapes', 'propagate_regions',
-    'propagate_regions_reference', 'entropy', 'drop_rate_at',
+    'propagate_regions_reference', 'propagate_regions_tiled',
+    'entropy', 'drop_rate_at',
     'masked_percentile', 'reliable_mask'
 ]
