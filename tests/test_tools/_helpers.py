@@ -8,6 +8,7 @@ import os
 import os.path as osp
 import socket
 import subprocess
+import sys
 from typing import Dict, List, Optional
 
 import pytest
@@ -81,3 +82,28 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
+
+
+def train(config: str,
+          work_dir: str,
+          max_iters: int,
+          cwd: str,
+          log_path: str,
+          options: List[str],
+          resume: bool = False) -> str:
+    """``tools/train.py config`` for ``max_iters`` iterations (resuming the
+    latest checkpoint of ``work_dir`` if asked) with ``options`` and
+    :data:`FAST_CFG_OPTIONS`; returns the output."""
+    cmd = [
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'train.py'), config, '--work-dir',
+        work_dir
+    ]
+    if resume:
+        cmd.append('--resume')
+    cmd += [
+        '--cfg-options', f'train_cfg.max_iters={max_iters}', *options,
+        *FAST_CFG_OPTIONS
+    ]
+    return run_checked(
+        cmd, cwd=cwd, env=subprocess_env(with_repo=False), log_path=log_path)

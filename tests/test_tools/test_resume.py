@@ -1,16 +1,16 @@
 # Copyright (c) mmsemi contributors. All rights reserved.
 """Training N iterations, stopping and resuming for M more gives exactly the
-weights of N + M uninterrupted iterations (student, teacher and buffers)."""
+weights of N + M uninterrupted iterations (student, teacher and buffers,
+CorrMatch's dynamic threshold included)."""
 import os.path as osp
-import sys
 
 import pytest
 import torch
 
-from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_CONFIG,
-                       needs_toy_config, run_checked, subprocess_env)
+from ._helpers import REPO_ROOT, TOY_CONFIG, needs_toy_config, train
 
-TRAIN = osp.join(REPO_ROOT, 'tools', 'train.py')
+CORRMATCH_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
+                            'corrmatch_r18s_toyshapes-1_16.py')
 DETERMINISTIC = [
     'randomness.seed=0', 'randomness.deterministic=True',
     'default_hooks.checkpoint.interval=1'
@@ -30,18 +30,8 @@ def _teacher_config(tmp_path):
 
 def _train(work_dir, max_iters, cwd, log_path, resume=False,
            config=TOY_CONFIG):
-    cmd = [sys.executable, TRAIN, config, '--work-dir', work_dir]
-    if resume:
-        cmd.append('--resume')
-    cmd += [
-        '--cfg-options', f'train_cfg.max_iters={max_iters}', *DETERMINISTIC,
-        *FAST_CFG_OPTIONS
-    ]
-    return run_checked(
-        cmd,
-        cwd=cwd,
-        env=subprocess_env(with_repo=False),
-        log_path=log_path)
+    return train(config, work_dir, max_iters, cwd, log_path, DETERMINISTIC,
+                 resume=resume)
 
 
 def _state_dict(path):
@@ -50,12 +40,13 @@ def _state_dict(path):
 
 
 @needs_toy_config
-@pytest.mark.parametrize('with_teacher', [False, True],
-                         ids=['unimatch', 'unimatch-ema-teacher'])
-def test_resume_matches_uninterrupted(toy_data_root, tmp_path,
-                                      with_teacher):
+@pytest.mark.parametrize('method', ['unimatch', 'unimatch-ema-teacher',
+                                    'corrmatch'])
+def test_resume_matches_uninterrupted(toy_data_root, tmp_path, method):
     n, m = 2, 1
-    config = _teacher_config(tmp_path) if with_teacher else TOY_CONFIG
+    with_teacher = method == 'unimatch-ema-teacher'
+    config = dict(unimatch=TOY_CONFIG, corrmatch=CORRMATCH_CONFIG).get(
+        method) or _teacher_config(tmp_path)
     straight = str(tmp_path / 'straight')
     resumed = str(tmp_path / 'resumed')
     _train(straight, n + m, toy_data_root, str(tmp_path / 'straight.log'),
@@ -82,6 +73,9 @@ def test_resume_matches_uninterrupted(toy_data_root, tmp_path,
         assert any(not torch.equal(expected[key],
                                    expected['student.' + key[8:]])
                    for key in teacher if expected[key].is_floating_point())
+    if method == 'corrmatch':
+        # tau moved away from its initial value and is part of the state
+        assert float(expected['thresh.tau']) != pytest.approx(0.85)
     differing = [
         key for key in expected if not torch.equal(expected[key], actual[key])
     ]

@@ -18,15 +18,12 @@ resume. Asserted:
 """
 import os.path as osp
 import re
-import sys
 
 import pytest
 import torch
 
-from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, run_checked,
-                       subprocess_env)
+from ._helpers import REPO_ROOT, train
 
-TRAIN = osp.join(REPO_ROOT, 'tools', 'train.py')
 CONFIG = osp.join(REPO_ROOT, 'configs', 'toy', 'u2pl_r18s_toyshapes-1_16.py')
 N, M = 2, 1
 U2PL_OPTIONS = [
@@ -46,18 +43,8 @@ LOGGED = ('unsup.drop_rate', 'unsup.loss_u', 'unsup.loss_contrast',
 
 
 def _train(work_dir, max_iters, cwd, log_path, resume=False):
-    cmd = [sys.executable, TRAIN, CONFIG, '--work-dir', work_dir]
-    if resume:
-        cmd.append('--resume')
-    cmd += [
-        '--cfg-options', f'train_cfg.max_iters={max_iters}', *U2PL_OPTIONS,
-        *FAST_CFG_OPTIONS
-    ]
-    return run_checked(
-        cmd,
-        cwd=cwd,
-        env=subprocess_env(with_repo=False),
-        log_path=log_path)
+    return train(CONFIG, work_dir, max_iters, cwd, log_path, U2PL_OPTIONS,
+                 resume=resume)
 
 
 def _checkpoint(work_dir):

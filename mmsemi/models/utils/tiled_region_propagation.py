@@ -320,17 +320,17 @@ class _SequentialState:
         accepted (``write``, ``(M,)``) take ``label`` ``(M,)``; ``whole``:
         the shape covers the tiles wholly (histograms known in closed
         form)."""
-        hit = slots & write[:, None]
-        new = torch.where(hit, label[:, None], self.labels[g])
-        self.labels[g] = new
-        self.painted[g] |= hit
+        rows = write.nonzero().squeeze(1)
+        if rows.numel() == 0:
+            return
+        g, slots, label = g[rows], slots[rows], label[rows]
+        self.labels[g] = torch.where(slots, label[:, None], self.labels[g])
+        self.painted[g] |= slots
         if whole:
-            hist = F.one_hot(label, self.num_classes).float() * \
-                self.core_count[g, None]
+            self.cell_hist[g] = F.one_hot(label, self.num_classes).float() \
+                * self.core_count[g, None]
         else:
-            hist = self.histograms(new, self.core[g])
-        self.cell_hist[g] = torch.where(write[:, None], hist,
-                                        self.cell_hist[g])
+            self.cell_hist[g] = self.histograms(self.labels[g], self.core[g])
 
 
 @torch.no_grad()
