@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's main job on a fresh machine: set up the environment, generate
-# the ToyShapes demo data, train supervised-only and UniMatch on its 1/16
-# labeled split on the CPU and print the comparison table.
+# the ToyShapes demo data, train supervised-only, UniMatch, CorrMatch and U2PL
+# on its 1/16 labeled split on the CPU and print the comparison table.
 #
 #   bash tools/run_demo.sh [run_demo.py args]     # e.g. --seeds 0 1 2
 #
