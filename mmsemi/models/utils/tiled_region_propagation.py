@@ -18,16 +18,18 @@ pixel by pixel. Per-tile class histograms then give each shape's counts
 with one small matmul, and the sequential loop over the ``S`` shapes
 (vectorised over images) touches only the shape's own tiles.
 
-Exactness: mixed-tile pixels are evaluated with the arithmetic of
-PyTorch's CPU bilinear kernel (two fused multiply-adds, emulated in
-float64), the corner tests carry a margin of a few float32 ulps, and the
-minimum/maximum of a row are those of the feature grid when every grid
-point is hit by an output pixel (``(H - 1) / (h - 1)`` an integer, as for
+Exactness: the corner tests carry a margin (2**-18 of the row's largest
+magnitude) far above the rounding of the pixel values; in mixed tiles a
+float32 estimate decides the pixels outside that margin and the others get
+the arithmetic of PyTorch's CPU bilinear kernel (two fused multiply-adds,
+emulated in float64); the minimum/maximum of a row are those of the
+feature grid when every grid point is exactly an output pixel (scale 1/8:
 crops 321, 513 and 801 at stride 8). The result then equals the dense
 reference bit for bit on the CPU. Elsewhere the two may differ on pixels
 whose normalised value lies within float rounding of 0.5: on CUDA (whose
 kernel rounds differently) and, for other sizes, through the row
-extremes, which are then taken over the corner pixels of the tiles.
+extremes, which are then taken over the corner pixels of the tiles (where
+a bilinear patch takes its extremes, up to rounding).
 """
 import functools
 from typing import NamedTuple, Optional, Sequence, Tuple, Union
@@ -40,12 +42,10 @@ from .region_propagation import _tau32
 
 
 class _Axis(NamedTuple):
-    """Tiling of one axis: output index -> feature cell ``i0`` and weights.
-
-    ``slot_pixel`` is ``(cells, T)``: the output index of each tile slot
-    (-1 where the tile is shorter than ``T``)."""
-    i0: Tensor
-    i1: Tensor
+    """Tiling of one axis: the interpolation weights ``lam0, lam1`` of
+    every output index, and ``slot_pixel`` ``(cells, T)``: the output index
+    of each tile slot (-1 where the tile is shorter than ``T``); ``exact``:
+    every grid point is an output pixel."""
     lam0: Tensor
     lam1: Tensor
     slot_pixel: Tensor
@@ -61,7 +61,6 @@ def _tile_axis(src: int, out: int, device) -> _Axis:
     i0 = real.floor().long().clamp(max=src - 1)
     lam1 = (real - i0).clamp(0, 1)
     lam0 = 1 - lam1
-    i1 = torch.where(i0 < src - 1, i0 + 1, i0)
     counts = torch.bincount(i0, minlength=src)
     length = int(counts.max())
     start = torch.cumsum(counts, 0) - counts
@@ -71,8 +70,7 @@ def _tile_axis(src: int, out: int, device) -> _Axis:
     # Every grid point is an output pixel: row extremes are grid extremes.
     exact = bool((lam1[start[counts > 0]] == 0).all() and (counts > 0).all())
     to = dict(device=device)
-    return _Axis(i0.to(**to), i1.to(**to), lam0.to(**to), lam1.to(**to),
-                 slot_pixel.to(**to), exact)
+    return _Axis(lam0.to(**to), lam1.to(**to), slot_pixel.to(**to), exact)
 
 
 def _lerp(a: Tensor, wa: Tensor, b: Tensor, wb: Tensor) -> Tensor:
