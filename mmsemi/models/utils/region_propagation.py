@@ -8,10 +8,13 @@ Pipeline (per training iteration, weak unlabeled images only)::
     shapes = restrict_shapes(shapes, cutmix_box, valid_mix)
     labels, mask = propagate_regions(y_mix, m_mix, shapes, tau, K)
 
-:func:`propagate_regions_reference` is the official sequential loop (parity);
-:func:`propagate_regions` is the vectorised version used for speed. They
-differ only where an accepted shape overlaps the core of a later shape, see
-:func:`propagate_regions`.
+:func:`propagate_regions_reference` is the official sequential loop on
+these dense shapes (parity, ``region_prop='sequential'``);
+:func:`propagate_regions` computes every histogram at once from the labels
+before any write (``region_prop='parallel'``), so it differs from the loop
+where an accepted shape overlaps the core of a later shape. Training uses
+:func:`~.tiled_region_propagation.propagate_regions_tiled` by default: the
+loop's result without materialising the dense shapes.
 """
 from typing import Optional, Sequence, Tuple, Union
 
@@ -158,8 +161,9 @@ def propagate_regions_reference(labels: Tensor, conf_mask: Tensor,
 
     Later shapes see (and may overwrite) the labels written by earlier ones,
     so the result depends on the shape order. Python loop of ``N * S``
-    steps with host synchronisations: slow, use :func:`propagate_regions`
-    in training.
+    steps with host synchronisations: slow; training uses
+    :func:`~.tiled_region_propagation.propagate_regions_tiled` (same
+    result).
 
     Args:
         labels (Tensor): ``(N, H, W)`` long, CutMix-ed pseudo-labels.
