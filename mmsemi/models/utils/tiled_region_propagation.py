@@ -410,7 +410,7 @@ def propagate_regions_tiled(labels: Tensor,
     # of candidate shapes take part.
     keep = candidate[b_m, s_m]
     s_m, b_m, g_m = s_m[keep], b_m[keep], g_m[keep]
-    region_m, core_w = region_m[keep], core_m[keep].float()
+    region_m, core_m = region_m[keep], core_m[keep]
     in_entries = (inside & candidate[..., None]).transpose(0, 1).nonzero()
     b_in = in_entries[:, 1]
     g_in = b_in * tiles.num_cells + in_entries[:, 2]
@@ -426,9 +426,8 @@ def propagate_regions_tiled(labels: Tensor,
         gi, bi, gm, bm = g_in[i0:i1], b_in[i0:i1], g_m[m0:m1], b_m[m0:m1]
         hist = torch.zeros(num, num_classes, device=labels.device)
         hist.index_add_(0, bi, state.cell_hist[gi])
-        key = bm[:, None] * num_classes + state.labels[gm].clamp(
-            0, num_classes - 1)
-        hist.view(-1).index_add_(0, key.flatten(), core_w[m0:m1].flatten())
+        hist.index_add_(0, bm, state.histograms(state.labels[gm],
+                                                core_m[m0:m1]))
         top, label = hist.max(1)  # first max -> smallest class
         acc = candidate[:, step] & (top / core_size[:, step].clamp(min=1)
                                     > tau)
