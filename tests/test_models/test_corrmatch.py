@@ -1,6 +1,7 @@
 """CorrMatch's loss against a re-statement of the official training step,
 its loss weights, threshold state, gradient paths and inference."""
 import copy
+import sys
 
 import pytest
 import torch
@@ -12,10 +13,8 @@ import mmsemi.models  # noqa: F401
 import mmsemi.models.segmentors.corrmatch as corrmatch_module
 from _tiny import NUM_CLASSES, tiny_segmentor_cfg, unimatch_batch
 
-# 33 = 8 * 4 + 1: c1 is 9x9 and c4 5x5, so with align_corners=True every
-# resize between them and the image lands on grid points, as for the
-# official 321/513/801 crops (the official code downsamples the logits
-# upsampled to the image, mmsemi the decoder's logits; identical there).
+# 33 = 8 * 4 + 1: c1 is 9x9 and c4 5x5, as for the official 321/513/801
+# crops; tests that take `fixed_randomness` also run at 40.
 SIZE = 33
 FEAT = 5
 LOSS_WEIGHTS = {
@@ -58,9 +57,11 @@ def _box():
 ROWS = torch.tensor([0, 6, 12, 18, 23, 3, 12, 20])
 
 
-@pytest.fixture
-def fixed_randomness(monkeypatch):
-    """A fixed CutMix box (image 0 only) and fixed sampled rows."""
+@pytest.fixture(params=[33, 40], ids=['crop33', 'crop40'])
+def fixed_randomness(monkeypatch, request):
+    """A fixed CutMix box (image 0 only) and fixed sampled rows, at a crop
+    of 8k + 1 (33) and one that is not (40: c1 10x10, c4 5x5)."""
+    monkeypatch.setattr(sys.modules[__name__], 'SIZE', request.param)
     box = _box()
     monkeypatch.setattr(corrmatch_module, 'cutmix_boxes',
                         lambda *args, **kwargs: box.clone())
@@ -255,12 +256,26 @@ def test_tiled_region_propagation_gives_the_official_loop_losses(thresh):
                                    msg=key)
 
 
-def test_tiled_region_propagation_needs_align_corners():
+@pytest.mark.parametrize('crop', [33, 40])
+def test_tiled_region_propagation_with_align_corners_false(
+        monkeypatch, crop):
+    """Stock mmseg heads upsample with align_corners=False: the tiled mode
+    still trains exactly like the official loop on the same shapes, also
+    at a crop that is not 8k + 1."""
+    monkeypatch.setattr(sys.modules[__name__], 'SIZE', crop)
     segmentor = tiny_segmentor_cfg()
     segmentor['decode_head']['align_corners'] = False
-    with pytest.raises(ValueError, match='align_corners'):
-        _model(segmentor)
-    assert _model(segmentor, region_prop='sequential') is not None
+    tiled = _model(segmentor, fixed_thresh=0.4)
+    loop = _model(segmentor, fixed_thresh=0.4, region_prop='sequential')
+    loop.load_state_dict(tiled.state_dict())
+    torch.manual_seed(5)
+    losses_tiled = tiled.loss(*_batch())
+    torch.manual_seed(5)
+    losses_loop = loop.loss(*_batch())
+    assert losses_tiled['unsup.region_added'] > 0  # shapes painted
+    for key, value in losses_loop.items():
+        torch.testing.assert_close(losses_tiled[key], value, rtol=0, atol=0,
+                                   msg=key)
 
 
 def test_effective_weights(fixed_randomness):

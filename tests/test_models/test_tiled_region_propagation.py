@@ -41,9 +41,11 @@ def _inputs(seed, feat=(5, 7), size=(33, 49), num=3, num_shapes=24,
                 corr=corr_map, rows=rows, feat=feat)
 
 
-def _dense(inp, tau, propagate=propagate_regions_reference, **kwargs):
+def _dense(inp, tau, propagate=propagate_regions_reference,
+           align_corners=True, **kwargs):
     shapes = correlation_shapes(inp['corr'], inp['rows'], inp['feat'],
-                                inp['labels'].shape[1:])
+                                inp['labels'].shape[1:],
+                                align_corners=align_corners)
     shapes = restrict_shapes(shapes, inp['box'], inp['valid'])
     mask = (inp['conf'] >= tau) & inp['valid']
     return propagate(inp['labels'], mask, shapes, tau, **kwargs)
@@ -72,6 +74,33 @@ def test_equals_the_official_loop_on_dense_shapes(corr, tau):
         changed += int((labels != inp['labels']).sum())
     if tau < 0.85:
         assert changed > 0  # propagation did something
+
+
+@pytest.mark.parametrize('corr', ['semantic', 'random'])
+@pytest.mark.parametrize('feat,size', [((5, 7), (33, 49)),
+                                       ((5, 5), (40, 40)),
+                                       ((6, 9), (45, 70))])
+def test_equals_the_official_loop_with_align_corners_false(corr, feat,
+                                                           size):
+    """Stock mmseg heads upsample with align_corners=False (source
+    coordinate ``(i + 1/2) s - 1/2``, clamped at 0, fused multiply-add):
+    the tiled version equals the dense reference with that upsampling,
+    at 8k + 1 crops and others."""
+    changed = 0
+    for seed in range(3):
+        for tau in (0.0, 0.5, 0.7):
+            inp = _inputs(seed, feat=feat, size=size, corr=corr)
+            ref = _dense(inp, tau, align_corners=False)
+            labels, mask = _tiled(inp, tau, align_corners=False)
+            assert torch.equal(labels, ref[0]) and torch.equal(mask, ref[1])
+            changed += int((labels != inp['labels']).sum())
+    assert changed > 0
+    # the two upsamplings give different shapes: the flag is not ignored
+    inp = _inputs(0, feat=feat, size=size, corr=corr)
+    assert not torch.equal(
+        correlation_shapes(inp['corr'], inp['rows'], feat, size),
+        correlation_shapes(inp['corr'], inp['rows'], feat, size,
+                           align_corners=False))
 
 
 @pytest.mark.parametrize('feat,size', [((10, 10), (80, 80)),

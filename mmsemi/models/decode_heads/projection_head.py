@@ -22,9 +22,10 @@ class ProjectionHead(BaseModule):
 
     The official head runs two Conv-BN-ReLU-Dropout blocks on the 512-ch
     concatenation of the ASPP and low-level features; in mmsemi it reads the
-    fused decoder features of :class:`SemiDeepLabV3PlusHead`
-    (``forward_features``, ``channels`` wide), which already went through
-    the decoder's two fusion convs, so one block is kept.
+    decoder features at the input of the decode head's classifier (for
+    :class:`SemiDeepLabV3PlusHead` the fused features, ``channels`` wide,
+    which already went through the decoder's two fusion convs), so one
+    block is kept.
 
     Args:
         in_channels (int): Channels of the decoder features.

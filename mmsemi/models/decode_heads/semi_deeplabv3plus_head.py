@@ -41,8 +41,12 @@ class SemiDeepLabV3PlusHead(BaseDecodeHead):
 
     Unlike mmseg's head it splits :meth:`forward_features` (``(N, channels,
     h, w)`` before the classifier) from :meth:`cls_seg`, and
-    :meth:`forward_with_perturbation` decodes clean and channel-dropped
-    features in one batch (UniMatch's feature perturbation).
+    :meth:`forward_with_perturbation` is the official model's
+    ``forward(need_fp=True)``. The methods do not call either: they use
+    :func:`~mmsemi.models.utils.decode_with_perturbation` and
+    :func:`~mmsemi.models.utils.decode_with_features`, which work on any
+    ``BaseDecodeHead`` and give exactly these values on this head (the
+    official-step tests of UniMatch and CorrMatch compare them).
 
     Args:
         dilations (Sequence[int]): ASPP dilations; 1 gives the 1x1 branch.

@@ -12,6 +12,7 @@ from mmseg.utils import OptConfigType, OptMultiConfig
 from ..decode_heads.correlation_head import CorrelationHead
 from ..losses.correlation_loss import CorrelationLoss
 from ..losses.masked_losses import masked_cross_entropy, masked_kl_div
+from ..utils.decode_head_streams import decode_with_perturbation
 from ..utils.dynamic_threshold import DynamicThreshold
 from ..utils.mixing import cutmix_boxes, mix
 from ..utils.pseudo_label import pseudo_labels_from_logits
@@ -30,10 +31,11 @@ THRESH_VALID = ('mixed', 'weak')
 
 @MODELS.register_module()
 class CorrMatch(UniMatch):
-    """CorrMatch on top of any mmseg encoder-decoder whose decode head
-    offers ``forward_with_perturbation`` (:class:`SemiDeepLabV3PlusHead`).
+    """CorrMatch on top of any mmseg encoder-decoder (any
+    ``BaseDecodeHead``; :class:`SemiDeepLabV3PlusHead` is the official
+    architecture).
 
-    A :class:`CorrelationHead` on the student's last backbone stage
+    A :class:`CorrelationHead` on the student's last backbone output
     (``c4``) gives a row-softmax pixel correlation map ``C``. It is used in
     training only: inference is the plain student.
 
@@ -44,9 +46,11 @@ class CorrMatch(UniMatch):
        :class:`UniMatch`), whose strong view is pasted inside the box and
        whose eval-mode pseudo-label, confidence and valid map label the box.
     2. Train mode, labeled + weak unlabeled images together with UniMatch's
-       feature perturbation (``fp_dropout`` on ``c1`` and ``c4``); the
-       correlation head runs on the clean ``c4`` and propagates the detached
-       clean logits (pixel propagation).
+       feature perturbation (``fp_dropout`` on every backbone feature the
+       head consumes: ``c1`` and ``c4`` for DeepLabV3+); the correlation
+       head runs on the clean ``c4`` and propagates the detached clean
+       logits, upsampled to the image first as in the official model, so
+       any crop size gives the official values (pixel propagation).
     3. Train mode, the one CutMix-ed strong view: logits and propagated
        logits.
     4. The dynamic threshold ``tau`` (a :class:`DynamicThreshold` submodule,
@@ -100,8 +104,8 @@ class CorrMatch(UniMatch):
     - ``num_shapes`` (128) and ``region_prop``: 'tiled' (default; the
       official sequential semantics computed on tiles of the feature grid
       by :func:`propagate_regions_tiled`, equal to the official loop on the
-      CPU), 'sequential' (the official loop on dense shapes,
-      :func:`propagate_regions_reference`: ``N * 128`` Python steps with
+      CPU, for ``align_corners`` True and False), 'sequential' (the
+      official loop on dense shapes, :func:`propagate_regions_reference`: ``N * 128`` Python steps with
       device synchronisations), 'parallel' (:func:`propagate_regions` on
       dense shapes: every histogram from the un-propagated labels, last
       accepted shape wins) or 'none' (pixel propagation only, paper
@@ -157,11 +161,6 @@ class CorrMatch(UniMatch):
         cfg = self.semi_train_cfg
         self.check_choices(region_prop=REGION_PROP_MODES,
                            kl_target=KL_TARGETS, thresh_valid=THRESH_VALID)
-        if cfg['region_prop'] == 'tiled' and not self.align_corners:
-            raise ValueError("CorrMatch: region_prop='tiled' needs the "
-                             'align_corners=True upsampling of the official '
-                             "code; use region_prop='sequential' with "
-                             'align_corners=False')
         if len(cfg['strong_branches']) != 1:
             raise ValueError('CorrMatch uses exactly one strong view; got '
                              f"strong_branches={cfg['strong_branches']!r}")
@@ -227,11 +226,13 @@ class CorrMatch(UniMatch):
 
         # 2. labeled + weak: clean and perturbed logits, correlation
         feats = self.student.extract_feat(torch.cat([x_l, x_w]))
-        logits, logits_fp = self.student.decode_head.forward_with_perturbation(
-            feats, dropout=cfg['fp_dropout'])
+        logits, logits_fp = decode_with_perturbation(
+            self.student.decode_head, feats, dropout=cfg['fp_dropout'])
         c4 = feats[cfg['corr_in_index']]
         corr = self.corr_head(c4)
-        prop = self.corr_head.propagate(corr, logits, c4.shape[-2:])
+        # The official model propagates logits upsampled to the image.
+        logits_up = self.upsample_logits(logits, size)
+        prop = self.corr_head.propagate(corr, logits_up, c4.shape[-2:])
         logits_l, logits_w = logits.split([num_l, num_u])
 
         # 3. the CutMix-ed strong view
@@ -239,14 +240,14 @@ class CorrMatch(UniMatch):
                            device=x_w.device)
         x_mix, = mix(box, [x_s], [x_s.roll(1, dims=0)])
         feats_s = self.student.extract_feat(x_mix)
-        logits_s = self.student.decode_head(feats_s)
+        logits_s = self.upsample_logits(
+            self.student.decode_head(feats_s), size)
         c4_s = feats_s[cfg['corr_in_index']]
         prop_s = self.corr_head.propagate(
             self.corr_head(c4_s), logits_s, c4_s.shape[-2:])
-        logits_s = self.upsample_logits(logits_s, size)
 
         # 4. targets: weak, mixed, threshold, region propagation
-        logits_w_up = self.upsample_logits(logits_w.detach(), size)
+        logits_w_up = logits_up[num_l:].detach()
         valid_mix, = mix(box, [valid], [partner_valid])
         self.thresh.update(
             logits_w_up, valid_mix if cfg['thresh_valid'] == 'mixed' else
@@ -315,19 +316,21 @@ class CorrMatch(UniMatch):
 
         Returns the propagated labels and mask, and the ``(N, S)`` accepted
         flags of the shapes ('tiled' and 'parallel' modes, else None)."""
-        cfg = self.semi_train_cfg
-        if cfg['region_prop'] == 'none':
+        mode = self.semi_train_cfg['region_prop']
+        if mode == 'none':
             return labels, mask, None
-        rows = sample_shape_rows(corr_w.shape[1], num=cfg['num_shapes'],
+        rows = sample_shape_rows(corr_w.shape[1],
+                                 num=self.semi_train_cfg['num_shapes'],
                                  device=corr_w.device)
-        if cfg['region_prop'] == 'tiled':
+        if mode == 'tiled':
             return propagate_regions_tiled(
                 labels, mask, corr_w, rows, feat_size, tau, self.num_classes,
-                box=box, valid=valid, return_accepted=True)
+                box=box, valid=valid, return_accepted=True,
+                align_corners=self.align_corners)
         shapes = correlation_shapes(corr_w, rows, feat_size, size,
                                     align_corners=self.align_corners)
         shapes = restrict_shapes(shapes, box, valid)
-        if cfg['region_prop'] == 'sequential':
+        if mode == 'sequential':
             labels, mask = propagate_regions_reference(
                 labels, mask, shapes, tau)
             return labels, mask, None

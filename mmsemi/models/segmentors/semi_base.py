@@ -13,6 +13,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import OptConfigType, OptMultiConfig
 
+from ..utils.decode_head_streams import check_segmentor
 from ..utils.pseudo_label import PseudoLabels
 
 SampleList = List[SegDataSample]
@@ -70,6 +71,7 @@ class SemiBaseSegmentor(BaseSegmentor):
             'semi_train_cfg', self.default_train_cfg, semi_train_cfg)
         self.check_choices(teacher_mode=('eval', 'train'))
         self.student = MODELS.build(copy.deepcopy(segmentor))
+        check_segmentor(self.student, type(self).__name__)
         self.teacher: Optional[nn.Module] = None
         if self.semi_train_cfg['use_teacher']:
             self.teacher = MODELS.build(copy.deepcopy(segmentor))

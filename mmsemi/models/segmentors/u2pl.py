@@ -10,6 +10,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType, OptMultiConfig
 
 from ..losses.masked_losses import masked_cross_entropy
+from ..utils.decode_head_streams import decode_with_features
 from ..utils.entropy_partition import drop_rate_at, reliable_mask
 from ..utils.mixing import cutmix_boxes, mix
 from ..utils.pseudo_label import PseudoLabels, pseudo_labels_from_logits
@@ -25,13 +26,14 @@ ENTROPY_SOURCES = ('teacher_train_mixed', )
 
 @MODELS.register_module()
 class U2PL(SemiBaseSegmentor):
-    """U2PL on top of an mmseg encoder-decoder whose decode head offers
-    ``forward_features`` and ``cls_seg`` (:class:`SemiDeepLabV3PlusHead`).
+    """U2PL on top of any mmseg encoder-decoder (any ``BaseDecodeHead``).
 
     A representation head (:class:`ProjectionHead`, ``rep_head``) is
     attached to the student *and* the teacher segmentor as ``rep_head``, so
     the EMA of :class:`EMATeacherHook` covers it and the teacher's
-    representations serve as positives and negatives. Inference is the
+    representations serve as positives and negatives. It reads the decoder
+    features at the input of the head's classifier ``cls_seg``
+    (:func:`decode_with_features`), whatever the head. Inference is the
     plain teacher (or student) segmentor; ``rep_head`` is training-only.
 
     One training step (official order, spec Appendix A), after the
@@ -76,7 +78,7 @@ class U2PL(SemiBaseSegmentor):
     - ``cutmix_prob`` (0.5, per batch), ``cutmix_area`` (0.5),
       ``cutmix_ratio`` (aspect-ratio range of the box);
     - ``rep_head``: :class:`ProjectionHead` config; ``in_channels``
-      defaults to the decode head's ``channels``;
+      defaults to the input channels of the decode head's classifier;
     - ``contrast``: :class:`CategoryQueueInfoNCELoss` kwargs
       (``num_classes`` defaults to the segmentor's);
     - ``entropy_source``: 'teacher_train_mixed' (official two-pass).
@@ -120,7 +122,8 @@ class U2PL(SemiBaseSegmentor):
             raise ValueError('U2PL needs a teacher (use_teacher=True)')
         self.check_choices(entropy_source=ENTROPY_SOURCES)
         rep_cfg = dict(copy.deepcopy(cfg['rep_head']))
-        rep_cfg.setdefault('in_channels', self.student.decode_head.channels)
+        rep_cfg.setdefault('in_channels',
+                           self.student.decode_head.conv_seg.in_channels)
         head_norm = getattr(self.student.decode_head, 'norm_cfg', None)
         if head_norm is not None:
             rep_cfg.setdefault('norm_cfg', copy.deepcopy(head_norm))
@@ -159,16 +162,14 @@ class U2PL(SemiBaseSegmentor):
 
     def _student_forward(self, x: Tensor):
         feats = self.student.extract_feat(x)
-        dec = self.student.decode_head.forward_features(feats)
-        return feats, self.student.decode_head.cls_seg(dec), \
-            self.student.rep_head(dec)
+        dec, logits = decode_with_features(self.student.decode_head, feats)
+        return feats, logits, self.student.rep_head(dec)
 
     @torch.no_grad()
     def _teacher_forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
-        dec = self.teacher.decode_head.forward_features(
-            self.teacher.extract_feat(x))
-        return self.teacher.decode_head.cls_seg(dec), \
-            self.teacher.rep_head(dec)
+        dec, logits = decode_with_features(self.teacher.decode_head,
+                                           self.teacher.extract_feat(x))
+        return logits, self.teacher.rep_head(dec)
 
     @torch.no_grad()
     def _teacher_pseudo_labels(self, x_u: Tensor,

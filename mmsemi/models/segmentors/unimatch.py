@@ -8,6 +8,7 @@ from torch import Tensor
 from mmseg.registry import MODELS
 
 from ..losses.masked_losses import masked_cross_entropy
+from ..utils.decode_head_streams import decode_with_perturbation
 from ..utils.mixing import cutmix_boxes, mix
 from ..utils.pseudo_label import PseudoLabels, pseudo_labels_from_logits
 from .semi_base import SampleList, SemiBaseSegmentor
@@ -15,9 +16,9 @@ from .semi_base import SampleList, SemiBaseSegmentor
 
 @MODELS.register_module()
 class UniMatch(SemiBaseSegmentor):
-    """UniMatch on top of any mmseg encoder-decoder with a
-    :class:`SemiDeepLabV3PlusHead` (or any head offering
-    ``forward_with_perturbation``).
+    """UniMatch on top of any mmseg encoder-decoder (any
+    ``BaseDecodeHead``; :class:`SemiDeepLabV3PlusHead` is the official
+    architecture).
 
     One training step, as in the official code:
 
@@ -28,7 +29,9 @@ class UniMatch(SemiBaseSegmentor):
        strong view, its pseudo-label, confidence and valid mask).
     2. In train mode, run labeled and weak unlabeled images together; the
        decoder also decodes channel-dropped features (``fp_dropout``) of
-       the same batch (feature perturbation).
+       the same batch (feature perturbation: ``Dropout2d(fp_dropout)`` on
+       every backbone feature the head consumes, see
+       :func:`decode_with_perturbation`).
     3. Run the CutMix-ed strong views together in train mode.
     4. Pseudo-labels are the argmax of the weak prediction, kept where the
        confidence reaches ``conf_thresh`` on non-padded pixels.
@@ -74,8 +77,8 @@ class UniMatch(SemiBaseSegmentor):
             x_w, valid, cfg['conf_thresh'])
 
         feats = self.student.extract_feat(torch.cat([x_l, x_w]))
-        logits, logits_fp = self.student.decode_head.forward_with_perturbation(
-            feats, dropout=cfg['fp_dropout'])
+        logits, logits_fp = decode_with_perturbation(
+            self.student.decode_head, feats, dropout=cfg['fp_dropout'])
         logits_l, logits_w = logits.split([num_l, num_u])
         pseudo = pseudo_labels_from_logits(
             self.upsample_logits(logits_w.detach(), size), cfg['conf_thresh'],

@@ -1,3 +1,5 @@
+from .decode_head_streams import (check_segmentor, decode_with_features,
+                                  decode_with_perturbation)
 from .dynamic_threshold import DynamicThreshold
 from .entropy_partition import (drop_rate_at, entropy, masked_percentile,
                                 reliable_mask)
@@ -9,6 +11,7 @@ from .region_propagation import (correlation_shapes, propagate_regions,
 from .tiled_region_propagation import propagate_regions_tiled
 
 __all__ = [
+    'check_segmentor', 'decode_with_features', 'decode_with_perturbation',
     'classmix_masks', 'cutmix_boxes', 'mix', 'PseudoLabels',
     'pseudo_labels_from_logits', 'DynamicThreshold', 'sample_shape_rows',
     'correlation_shapes', 'restrict_shapes', 'propagate_regions',

@@ -7,9 +7,10 @@
 official sequential loop, later shapes counting the labels written by
 earlier ones), without materialising the ``(N, S, H, W)`` shapes.
 
-Why it is fast: with ``align_corners=True`` every output pixel ``(i, j)``
-lies in the tile of the feature-grid cell ``(a, c) = (floor(i s_h),
-floor(j s_w))`` and its upsampled value is a convex combination of that
+Why it is fast: every output pixel ``(i, j)`` lies in the tile of the
+feature-grid cell ``(a, c)`` that holds its source coordinate (``(i s_h,
+j s_w)`` with ``align_corners=True``, ``((i + 1/2) s_h - 1/2, ...)``
+clamped at 0 with ``align_corners=False``) and its upsampled value is a convex combination of that
 cell's four corners (8 x 8 pixels per tile at stride 8). Since the
 shape test ``(v - min) / (max - min) > 0.5`` is monotone in ``v``, a tile
 whose four corners all pass (fail) lies wholly inside (outside) the shape;
@@ -52,12 +53,25 @@ class _Axis(NamedTuple):
     exact: bool
 
 
-def _tile_axis(src: int, out: int, device) -> _Axis:
-    """Source indices and weights of PyTorch's bilinear ``align_corners=True``
-    (``real = (src - 1) / (out - 1) * i`` in float32) and the tile layout."""
-    scale = torch.tensor((src - 1) / (out - 1) if out > 1 else 0.0,
-                         dtype=torch.float32)
-    real = scale * torch.arange(out, dtype=torch.float32)
+def _source_index(src: int, out: int, align_corners: bool) -> Tensor:
+    """Real source coordinate of every output index, as PyTorch's CPU
+    bilinear kernel computes it in float32: ``(src - 1) / (out - 1) * i``
+    with ``align_corners=True``, else ``max(fma(src / out, i + 0.5, -0.5),
+    0)`` (the kernel's multiply-add is fused, one rounding)."""
+    index = torch.arange(out, dtype=torch.float32)
+    if align_corners:
+        scale = torch.tensor((src - 1) / (out - 1) if out > 1 else 0.0,
+                             dtype=torch.float32)
+        return scale * index
+    scale = torch.tensor(src / out, dtype=torch.float32)
+    fused = scale.double() * (index.double() + 0.5) - 0.5
+    return fused.float().clamp(min=0)
+
+
+def _tile_axis(src: int, out: int, device, align_corners: bool) -> _Axis:
+    """Source indices and weights of PyTorch's bilinear upsampling and the
+    tile layout."""
+    real = _source_index(src, out, align_corners)
     i0 = real.floor().long().clamp(max=src - 1)
     lam1 = (real - i0).clamp(0, 1)
     lam0 = 1 - lam1
@@ -83,15 +97,15 @@ class _Tiles:
     views of per-pixel maps."""
 
     def __init__(self, feat_size: Sequence[int], out_size: Sequence[int],
-                 device) -> None:
+                 device, align_corners: bool = True) -> None:
         self.h, self.w = (int(s) for s in feat_size)
         self.H, self.W = (int(s) for s in out_size)
         if self.H < self.h or self.W < self.w:
             raise ValueError('propagate_regions_tiled: the image size '
                              f'{(self.H, self.W)} must not be smaller than '
                              f'the feature size {(self.h, self.w)}')
-        self.rows = _tile_axis(self.h, self.H, device)
-        self.cols = _tile_axis(self.w, self.W, device)
+        self.rows = _tile_axis(self.h, self.H, device, align_corners)
+        self.cols = _tile_axis(self.w, self.W, device, align_corners)
         self.exact = self.rows.exact and self.cols.exact
         rp, cp = self.rows.slot_pixel, self.cols.slot_pixel  # (h, Th) (w, Tw)
         self.th, self.tw = rp.shape[1], cp.shape[1]
@@ -174,8 +188,8 @@ class _Tiles:
 
 @functools.lru_cache(maxsize=16)
 def _tiles(feat_size: Tuple[int, int], out_size: Tuple[int, int],
-           device: torch.device) -> _Tiles:
-    return _Tiles(feat_size, out_size, device)
+           device: torch.device, align_corners: bool) -> _Tiles:
+    return _Tiles(feat_size, out_size, device, align_corners)
 
 
 def _check_inputs(labels: Tensor, conf_mask: Tensor, corr: Tensor,
@@ -341,13 +355,14 @@ def propagate_regions_tiled(labels: Tensor,
                             num_classes: int,
                             box: Optional[Tensor] = None,
                             valid: Optional[Tensor] = None,
-                            return_accepted: bool = False):
+                            return_accepted: bool = False,
+                            align_corners: bool = True):
     """Sequential region propagation from correlation rows, on tiles.
 
     Same result as ``propagate_regions_reference(labels, conf_mask,
     restrict_shapes(correlation_shapes(corr, rows, feat_size, (H, W)),
-    box, valid), tau)`` (``align_corners=True``; see the module docstring
-    for exactness), in ``O(N S h w)`` tile operations plus pixel work on
+    box, valid), tau)`` with the same ``align_corners`` (see the module
+    docstring for exactness), in ``O(N S h w)`` tile operations plus pixel work on
     the tiles the shape boundaries cross.
 
     Args:
@@ -363,13 +378,15 @@ def propagate_regions_tiled(labels: Tensor,
         box (Tensor, optional): ``(N, H, W)`` CutMix box, never changed.
         valid (Tensor, optional): ``(N, H, W)`` bool, False on padding.
         return_accepted (bool): Also return the ``(N, S)`` accepted flags.
+        align_corners (bool): Of the shapes' bilinear upsampling. Defaults
+            to True (official).
 
     Returns:
         tuple: new labels ``(N, H, W)`` long, expanded mask ``(N, H, W)``
         bool [, accepted ``(N, S)`` bool].
     """
     tiles = _tiles(tuple(int(x) for x in feat_size),
-                   tuple(labels.shape[1:]), labels.device)
+                   tuple(labels.shape[1:]), labels.device, align_corners)
     _check_inputs(labels, conf_mask, corr, tiles, box, valid)
     num, num_rows = labels.shape[0], rows.numel()
     tau = _tau32(tau, labels.device)

@@ -1,0 +1,166 @@
+"""What the methods ask of a stock mmseg decode head.
+
+Every semi-supervised method reaches the segmentor only through these
+functions, so any ``EncoderDecoder`` whose decode head is a
+``BaseDecodeHead`` (PSPHead, ASPPHead, UPerHead, SegformerHead,
+DepthwiseSeparableASPPHead, mmsemi's SemiDeepLabV3PlusHead, ...) can be the
+student:
+
+- :func:`decode_with_perturbation`: UniMatch's feature-perturbation stream,
+  the head's own forward on channel-dropped backbone features;
+- :func:`decode_with_features`: logits and the decoder features that enter
+  the head's classifier ``cls_seg``;
+- :func:`check_segmentor`: the build-time check that a segmentor offers
+  both.
+"""
+import contextlib
+from typing import Iterator, List, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+
+
+def check_segmentor(segmentor: nn.Module, method: str) -> None:
+    """Raise a clear error when ``segmentor`` cannot be a method's student.
+
+    A student needs ``extract_feat`` and one ``BaseDecodeHead`` (with
+    ``cls_seg``) as ``decode_head``; cascade segmentors (a list of heads)
+    and heads without a classifier are refused here, at build time.
+    """
+    name = type(segmentor).__name__
+    missing = [attr for attr in ('extract_feat', 'decode_head')
+               if not hasattr(segmentor, attr)]
+    if missing:
+        raise TypeError(
+            f'{method} needs an encoder-decoder segmentor with extract_feat '
+            f'and decode_head; {name} lacks {", ".join(missing)}')
+    head = segmentor.decode_head
+    if not isinstance(head, BaseDecodeHead):
+        raise TypeError(
+            f'{method} needs a single decode head derived from mmseg\'s '
+            f'BaseDecodeHead (it provides cls_seg, the classifier whose '
+            f'input is the decoder feature); {name}.decode_head is a '
+            f'{type(head).__name__}. Cascade segmentors are not supported')
+    if not callable(getattr(head, 'cls_seg', None)) or \
+            not isinstance(getattr(head, 'conv_seg', None), nn.Conv2d):
+        raise TypeError(
+            f'{method}: decode head {type(head).__name__} has no cls_seg '
+            'classifier with a conv_seg Conv2d; the methods read decoder '
+            'features at its input')
+
+
+def _logits_tensor(head: nn.Module, out) -> Tensor:
+    if not isinstance(out, Tensor):
+        raise TypeError(
+            f'decode head {type(head).__name__}.forward returned a '
+            f'{type(out).__name__}, not a logits tensor (N, K, h, w); heads '
+            'whose forward returns several outputs are not supported')
+    return out
+
+
+class _PerturbedFeatures(list):
+    """Backbone features as the head sees them in the perturbation pass.
+
+    Indexing feature ``i`` returns ``cat([f_i, Dropout2d(p)(f_i)])`` (clean
+    and perturbed halves of one batch), computed the first time the head
+    reads it. So exactly the features the head consumes are dropped, in the
+    order it reads them (``in_index`` order, then any direct reads such as
+    DepthwiseSeparableASPPHead's ``inputs[0]``), and the random draws are
+    those of dropping each of them once. The underlying list keeps the
+    clean features, so code that bypasses indexing meets a batch-size
+    mismatch instead of silently unperturbed features.
+    """
+
+    def __init__(self, feats: Sequence[Tensor], dropout: float) -> None:
+        super().__init__(feats)
+        self._dropout = dropout
+        self._doubled = {}
+
+    def _index(self, index: int) -> int:
+        size = super().__len__()
+        if not -size <= index < size:
+            raise IndexError(f'feature index {index} out of range for '
+                             f'{size} backbone outputs')
+        return index % size
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = self._index(index)
+        if index not in self._doubled:
+            feat = super().__getitem__(index)
+            dropped = F.dropout2d(feat, self._dropout, training=True)
+            self._doubled[index] = torch.cat([feat, dropped])
+        return self._doubled[index]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return (self[i] for i in range(len(self)))
+
+
+def decode_with_perturbation(head: nn.Module, feats: Sequence[Tensor],
+                             dropout: float = 0.5) -> Tuple[Tensor, Tensor]:
+    """Clean and feature-perturbed logits of one decode head, one batch.
+
+    The perturbation is ``Dropout2d(dropout)`` (always active, rescaled by
+    ``1 / (1 - dropout)``) on each backbone feature the head consumes, as
+    UniMatch's official model does to ``c1`` and ``c4``; clean and dropped
+    features go through the head's normal forward together, so its BN sees
+    both halves.
+
+    Args:
+        head (nn.Module): A ``BaseDecodeHead``.
+        feats (Sequence[Tensor]): Backbone outputs, each ``(N, C_i, h_i,
+            w_i)``.
+        dropout (float): Channel-drop probability.
+
+    Returns:
+        tuple[Tensor, Tensor]: clean and perturbed logits, each
+        ``(N, K, h, w)``.
+    """
+    logits = _logits_tensor(head, head(_PerturbedFeatures(feats, dropout)))
+    return logits.chunk(2)
+
+
+@contextlib.contextmanager
+def _capture_classifier_input(head: nn.Module) -> Iterator[List[Tensor]]:
+    """Record the tensors passed to ``head.cls_seg`` while inside."""
+    captured: List[Tensor] = []
+    classify = head.cls_seg
+
+    def cls_seg(feat: Tensor) -> Tensor:
+        captured.append(feat)
+        return classify(feat)
+
+    head.cls_seg = cls_seg
+    try:
+        yield captured
+    finally:
+        del head.cls_seg  # the class's method is visible again
+
+
+def decode_with_features(head: nn.Module,
+                         feats: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
+    """Logits and decoder features of one decode head forward.
+
+    The decoder feature is the input of the head's classifier ``cls_seg``
+    (before its dropout), ``(N, channels, h, w)``: the last shared
+    representation of every ``BaseDecodeHead``. Methods that read decoder
+    features (U2PL's representation head, prototypes, agents) take it from
+    here, so they work on any head.
+
+    Returns:
+        tuple[Tensor, Tensor]: decoder features ``(N, channels, h, w)`` and
+        logits ``(N, K, h, w)``.
+    """
+    with _capture_classifier_input(head) as captured:
+        logits = _logits_tensor(head, head(feats))
+    if len(captured) != 1:
+        raise RuntimeError(
+            f'decode head {type(head).__name__} called cls_seg '
+            f'{len(captured)} times in one forward; decoder features are '
+            'read at the input of its single classifier call')
+    return captured[0], logits

@@ -1,0 +1,153 @@
+"""Every method on stock mmseg decode heads: the feature-perturbation
+stream, the decoder features, a method step and the build-time checks."""
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mmseg.registry import MODELS
+
+import mmsemi.models  # noqa: F401
+from _stock_heads import CONSUMED, FAMILIES, stock_segmentor_cfg
+from _tiny import NUM_CLASSES, TINY_SEGMENTOR, unimatch_batch
+from mmsemi.models.utils import (check_segmentor, decode_with_features,
+                                 decode_with_perturbation)
+
+METHODS = {
+    'UniMatch': dict(conf_thresh=0.5),
+    'CorrMatch': dict(fixed_thresh=0.4),
+    'U2PL': dict(max_iters=10, contrast=dict(
+        queue_length=64, num_queries=8, num_negatives=4,
+        low_entropy_threshold=20)),
+}
+
+
+def _segmentor(family):
+    return MODELS.build(stock_segmentor_cfg(
+        family, NUM_CLASSES, TINY_SEGMENTOR['data_preprocessor']))
+
+
+def _feats(segmentor, size=32):
+    torch.manual_seed(0)
+    return segmentor.extract_feat(torch.randn(2, 3, size, size))
+
+
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+def test_perturbation_stream_drops_the_features_the_head_reads(family):
+    """Clean half = the head's own forward; perturbed half = the head on
+    ``Dropout2d`` of exactly the features it consumes, drawn in the order
+    it reads them (eval mode: BN does not mix the halves)."""
+    segmentor = _segmentor(family).eval()
+    head = segmentor.decode_head
+    with torch.no_grad():
+        feats = _feats(segmentor)
+        torch.manual_seed(1)
+        clean, perturbed = decode_with_perturbation(head, feats, 0.5)
+        torch.manual_seed(1)
+        dropped = list(feats)
+        for index in CONSUMED[family]:
+            dropped[index] = F.dropout2d(feats[index], 0.5, training=True)
+        expected = head(dropped)
+        plain = head(feats)
+    torch.testing.assert_close(clean, plain)
+    torch.testing.assert_close(perturbed, expected)
+    assert (perturbed - clean).abs().mean() > 1e-3 * clean.abs().mean()
+
+
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+def test_perturbation_stream_is_one_batch_in_train_mode(family):
+    """In train mode BN sees clean and perturbed features together, so the
+    clean half is not the head's forward on the clean batch alone."""
+    segmentor = _segmentor(family).train()
+    feats = _feats(segmentor)
+    clean, perturbed = decode_with_perturbation(
+        segmentor.decode_head, feats, 0.5)
+    assert clean.shape == perturbed.shape == (2, NUM_CLASSES,
+                                              *clean.shape[-2:])
+    assert not torch.allclose(clean, perturbed)
+    (clean.sum() + perturbed.sum()).backward()
+    for index in CONSUMED[family]:
+        assert feats[index].grad_fn is not None
+
+
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+def test_decoder_features_are_the_classifier_input(family):
+    segmentor = _segmentor(family).eval()
+    head = segmentor.decode_head
+    with torch.no_grad():
+        feats = _feats(segmentor)
+        features, logits = decode_with_features(head, feats)
+        torch.testing.assert_close(logits, head(feats))
+        torch.testing.assert_close(logits, head.conv_seg(features))
+    assert features.shape[1] == head.conv_seg.in_channels == head.channels
+    assert 'cls_seg' not in vars(head)  # the head is left as it was
+
+
+@pytest.mark.parametrize('method', sorted(METHODS))
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+def test_method_step_on_stock_head(family, method):
+    """Two optimisation steps of each method with finite losses that move
+    the student; with an auxiliary head its loss is part of the step."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type=method,
+        segmentor=stock_segmentor_cfg(
+            family, NUM_CLASSES, TINY_SEGMENTOR['data_preprocessor']),
+        semi_train_cfg=METHODS[method]))
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.SGD(params, lr=0.01)
+    before = [p.detach().clone() for p in params]
+    for step in range(2):
+        losses = model.loss(*unimatch_batch(size=40, seed=step))
+        terms = {k: v for k, v in losses.items() if 'loss' in k}
+        assert all(torch.isfinite(v).all() for v in terms.values()), terms
+        optim.zero_grad()
+        sum(terms.values()).backward()
+        optim.step()
+    assert any(not torch.equal(a, p) for a, p in zip(before, params))
+    if model.student.with_auxiliary_head:
+        assert any(k.startswith('sup.aux.') for k in terms), sorted(terms)
+    if method != 'U2PL':
+        assert terms['unsup.loss_fp'] > 0
+
+
+def test_region_propagation_on_stock_heads_keeps_tiled_mode():
+    model = MODELS.build(dict(
+        type='CorrMatch',
+        segmentor=stock_segmentor_cfg(
+            'pspnet', NUM_CLASSES, TINY_SEGMENTOR['data_preprocessor'])))
+    assert not model.align_corners
+    assert model.semi_train_cfg['region_prop'] == 'tiled'
+
+
+@MODELS.register_module()
+class _HeadWithoutClassifier(nn.Module):
+    """A decode head outside BaseDecodeHead (no cls_seg)."""
+
+    def __init__(self, num_classes=NUM_CLASSES, **kwargs):
+        super().__init__()
+        self.num_classes = self.out_channels = num_classes
+        self.align_corners = False
+        self.conv = nn.Conv2d(64, num_classes, 1)
+
+    def forward(self, inputs):
+        return self.conv(inputs[-1])
+
+
+@pytest.mark.parametrize('method', sorted(METHODS))
+def test_unsupported_head_fails_at_build_time(method):
+    cfg = stock_segmentor_cfg('pspnet', NUM_CLASSES,
+                              TINY_SEGMENTOR['data_preprocessor'])
+    cfg['decode_head'] = dict(type='_HeadWithoutClassifier')
+    cfg.pop('auxiliary_head')
+    with pytest.raises(TypeError, match='_HeadWithoutClassifier.*'
+                       'BaseDecodeHead|BaseDecodeHead.*'
+                       '_HeadWithoutClassifier'):
+        MODELS.build(dict(type=method, segmentor=cfg,
+                          semi_train_cfg=METHODS[method]))
+
+
+def test_check_segmentor_names_what_is_missing():
+    with pytest.raises(TypeError, match='Linear.*extract_feat'):
+        check_segmentor(nn.Linear(2, 2), 'UniMatch')
