@@ -239,21 +239,31 @@ def test_region_propagation_runs_and_reports_acceptance(
     assert torch.isfinite(_total(losses))
 
 
-@pytest.mark.parametrize('thresh', [0.0, 0.4, 0.45])
-def test_tiled_region_propagation_gives_the_official_loop_losses(thresh):
-    """The default tiled mode trains exactly like the official loop: the
-    same losses (same random draws) as region_prop='sequential'."""
-    tiled = _model(fixed_thresh=thresh)
-    loop = _model(fixed_thresh=thresh, region_prop='sequential')
+def _tiled_and_loop_losses(thresh, segmentor=None):
+    """Losses of region_prop='tiled' and 'sequential' with the same weights
+    and the same random draws."""
+    tiled = _model(segmentor, fixed_thresh=thresh)
+    loop = _model(segmentor, fixed_thresh=thresh, region_prop='sequential')
     loop.load_state_dict(tiled.state_dict())
     torch.manual_seed(5)
     losses_tiled = tiled.loss(*_batch())
     torch.manual_seed(5)
-    losses_loop = loop.loss(*_batch())
-    assert losses_tiled['unsup.region_accept_rate'] > 0  # shapes painted
-    for key, value in losses_loop.items():
-        torch.testing.assert_close(losses_tiled[key], value, rtol=0, atol=0,
+    return losses_tiled, loop.loss(*_batch())
+
+
+def _assert_same_losses(losses, expected):
+    for key, value in expected.items():
+        torch.testing.assert_close(losses[key], value, rtol=0, atol=0,
                                    msg=key)
+
+
+@pytest.mark.parametrize('thresh', [0.0, 0.4, 0.45])
+def test_tiled_region_propagation_gives_the_official_loop_losses(thresh):
+    """The default tiled mode trains exactly like the official loop: the
+    same losses (same random draws) as region_prop='sequential'."""
+    losses_tiled, losses_loop = _tiled_and_loop_losses(thresh)
+    assert losses_tiled['unsup.region_accept_rate'] > 0  # shapes painted
+    _assert_same_losses(losses_tiled, losses_loop)
 
 
 @pytest.mark.parametrize('crop', [33, 40])
@@ -265,17 +275,9 @@ def test_tiled_region_propagation_with_align_corners_false(
     monkeypatch.setattr(sys.modules[__name__], 'SIZE', crop)
     segmentor = tiny_segmentor_cfg()
     segmentor['decode_head']['align_corners'] = False
-    tiled = _model(segmentor, fixed_thresh=0.4)
-    loop = _model(segmentor, fixed_thresh=0.4, region_prop='sequential')
-    loop.load_state_dict(tiled.state_dict())
-    torch.manual_seed(5)
-    losses_tiled = tiled.loss(*_batch())
-    torch.manual_seed(5)
-    losses_loop = loop.loss(*_batch())
+    losses_tiled, losses_loop = _tiled_and_loop_losses(0.4, segmentor)
     assert losses_tiled['unsup.region_added'] > 0  # shapes painted
-    for key, value in losses_loop.items():
-        torch.testing.assert_close(losses_tiled[key], value, rtol=0, atol=0,
-                                   msg=key)
+    _assert_same_losses(losses_tiled, losses_loop)
 
 
 def test_effective_weights(fixed_randomness):
