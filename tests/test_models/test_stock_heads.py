@@ -83,6 +83,44 @@ def test_decoder_features_are_the_classifier_input(family):
     assert 'cls_seg' not in vars(head)  # the head is left as it was
 
 
+@pytest.mark.parametrize('family,point', [
+    ('deeplabv3', 'bottleneck'), ('deeplabv3plus', 'bottleneck'),
+    ('pspnet', None), ('upernet', None)])
+def test_named_feature_point_where_the_head_exposes_it(family, point):
+    """``prefer=('aspp',)`` reads the ASPP output on heads that expose it
+    and the classifier input on the others."""
+    segmentor = _segmentor(family).eval()
+    head = segmentor.decode_head
+    with torch.no_grad():
+        feats = _feats(segmentor)
+        features, logits = decode_with_features(head, feats, ('aspp', ))
+        classifier_input, _ = decode_with_features(head, feats)
+    torch.testing.assert_close(logits, head(feats))
+    if point is None:
+        torch.testing.assert_close(features, classifier_input)
+    else:
+        outputs = []
+        handle = getattr(head, point).register_forward_hook(
+            lambda mod, args, out: outputs.append(out))
+        with torch.no_grad():
+            head(feats)
+        handle.remove()
+        torch.testing.assert_close(features, outputs[0])
+        assert features.shape[-2:] == feats[3].shape[-2:]
+
+
+def test_official_head_exposes_its_aspp_output():
+    segmentor = MODELS.build(TINY_SEGMENTOR).eval()
+    head = segmentor.decode_head
+    with torch.no_grad():
+        feats = _feats(segmentor, size=33)
+        features, _ = decode_with_features(head, feats, ('aspp', ))
+        c4 = feats[3]
+        aspp = head.aspp_project(torch.cat([b(c4) for b in head.aspp], 1))
+    torch.testing.assert_close(features, aspp)
+    assert features.shape == (2, head.channels, *c4.shape[-2:])
+
+
 @pytest.mark.parametrize('method', sorted(METHODS))
 @pytest.mark.parametrize('family', sorted(FAMILIES))
 def test_method_step_on_stock_head(family, method):

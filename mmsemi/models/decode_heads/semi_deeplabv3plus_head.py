@@ -60,6 +60,10 @@ class SemiDeepLabV3PlusHead(BaseDecodeHead):
         align_corners (bool): True matches UniMatch.
     """
 
+    #: Named feature points for ``decode_with_features(prefer=...)``:
+    #: 'aspp' is the projected ASPP output before the fusion with ``c1``.
+    feature_points = {'aspp': 'aspp_project'}
+
     def __init__(self,
                  dilations: Sequence[int] = (1, 12, 24, 36),
                  c1_channels: int = 48,

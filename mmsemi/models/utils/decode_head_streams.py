@@ -9,12 +9,12 @@ student:
 - :func:`decode_with_perturbation`: UniMatch's feature-perturbation stream,
   the head's own forward on channel-dropped backbone features;
 - :func:`decode_with_features`: logits and the decoder features that enter
-  the head's classifier ``cls_seg``;
+  the head's classifier ``cls_seg`` (or a named point a head exposes);
 - :func:`check_segmentor`: the build-time check that a segmentor offers
   both.
 """
 import contextlib
-from typing import Iterator, List, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -142,25 +142,66 @@ def _capture_classifier_input(head: nn.Module) -> Iterator[List[Tensor]]:
         del head.cls_seg  # the class's method is visible again
 
 
+#: Named feature points of stock mmseg heads: point -> submodule whose
+#: output it is. A head of mmsemi's declares its own in a
+#: ``feature_points`` attribute of the same form.
+STOCK_FEATURE_POINTS: Dict[str, Dict[str, str]] = {
+    'ASPPHead': {'aspp': 'bottleneck'},
+    'DepthwiseSeparableASPPHead': {'aspp': 'bottleneck'},
+}
+
+
+def feature_point_module(head: nn.Module,
+                         prefer: Sequence[str]) -> Optional[nn.Module]:
+    """The submodule giving the first of the ``prefer`` feature points the
+    head exposes, or None (then the classifier input is used)."""
+    points = getattr(head, 'feature_points',
+                     STOCK_FEATURE_POINTS.get(type(head).__name__, {}))
+    for name in prefer:
+        if name in points:
+            return head.get_submodule(points[name])
+    return None
+
+
+@contextlib.contextmanager
+def _capture_output(module: nn.Module) -> Iterator[List[Tensor]]:
+    captured: List[Tensor] = []
+    handle = module.register_forward_hook(
+        lambda mod, args, out: captured.append(out))
+    try:
+        yield captured
+    finally:
+        handle.remove()
+
+
 def decode_with_features(head: nn.Module,
-                         feats: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
+                         feats: Sequence[Tensor],
+                         prefer: Sequence[str] = ()
+                         ) -> Tuple[Tensor, Tensor]:
     """Logits and decoder features of one decode head forward.
 
-    The decoder feature is the input of the head's classifier ``cls_seg``
-    (before its dropout), ``(N, channels, h, w)``: the last shared
-    representation of every ``BaseDecodeHead``. Methods that read decoder
-    features (U2PL's representation head, prototypes, agents) take it from
-    here, so they work on any head.
+    By default the decoder feature is the input of the head's classifier
+    ``cls_seg`` (before its dropout), ``(N, channels, h, w)``: the last
+    shared representation of every ``BaseDecodeHead``. Methods that read
+    decoder features (U2PL's representation head, prototypes, agents) take
+    them from here, so they work on any head. A method whose official code
+    reads another point names it in ``prefer`` (e.g. ``('aspp', )``, the
+    ASPP output of DeepLabV3+); heads that expose it give that point, the
+    others the classifier input.
 
     Returns:
-        tuple[Tensor, Tensor]: decoder features ``(N, channels, h, w)`` and
+        tuple[Tensor, Tensor]: decoder features ``(N, C, h', w')`` and
         logits ``(N, K, h, w)``.
     """
-    with _capture_classifier_input(head) as captured:
+    point = feature_point_module(head, prefer)
+    capture = _capture_classifier_input(head) if point is None \
+        else _capture_output(point)
+    with capture as captured:
         logits = _logits_tensor(head, head(feats))
     if len(captured) != 1:
+        where = 'cls_seg' if point is None else type(point).__name__
         raise RuntimeError(
-            f'decode head {type(head).__name__} called cls_seg '
+            f'decode head {type(head).__name__} called {where} '
             f'{len(captured)} times in one forward; decoder features are '
-            'read at the input of its single classifier call')
+            'read at a point the head passes once')
     return captured[0], logits
