@@ -5,10 +5,12 @@ Usage::
 
     python tools/benchmark/benchmark_region_propagation.py \
         [--crop 321] [--batch 8] [--shapes 128] [--classes 21] \
-        [--tau 0.85] [--repeats 5] [--devices cpu cuda]
+        [--tau 0.85] [--repeats 5] [--align-corners true|false] \
+        [--devices cpu cuda]
 
-Synthetic but CorrMatch-sized inputs: for crop ``S = 8k + 1`` the feature
-map is ``(k + 1) x (k + 1)`` (41 x 41, n = 1681 at 321). Pseudo-labels and
+Synthetic but CorrMatch-sized inputs: the stride-8 feature map of crop
+``S`` is ``ceil(S / 8)`` wide (41 x 41, n = 1681 at 321; 64 x 64 at 512,
+mmseg's stock crop, with ``--align-corners false``). Pseudo-labels and
 confidences come from smooth random logits (bilinearly upsampled from the
 feature size), the correlation map from random low-dimensional features,
 the shapes from :func:`correlation_shapes` of ``--shapes`` sampled rows
@@ -31,6 +33,7 @@ the acceptance rate and the fraction of pixels on which each fast version
 equals the reference (label and mask).
 """
 import argparse
+import math
 import os.path as osp
 import statistics
 import sys
@@ -69,16 +72,24 @@ def parse_args():
         'resolution pseudo-label plus noise, so shapes follow class regions '
         "(what a trained correlation branch aims at; many shapes pass); "
         "'random': random features (few shapes pass)")
+    parser.add_argument(
+        '--align-corners', choices=['true', 'false'], default='true',
+        help="upsampling of the shapes: 'true' (official, mmsemi's "
+        "DeepLabV3+ head) or 'false' (mmseg's stock heads)")
     parser.add_argument('--devices', nargs='+', default=None,
                         help='default: cpu, and cuda when available')
     return parser.parse_args()
 
 
+def feature_side(crop: int) -> int:
+    """Side of the stride-8 feature map of a ``crop`` (three stride-2
+    stages with padding: ``ceil(crop / 8)``; ``k + 1`` for ``8k + 1``)."""
+    return math.ceil(crop / 8)
+
+
 def make_inputs(args, device):
     gen = torch.Generator().manual_seed(args.seed)
-    if (args.crop - 1) % 8:
-        raise ValueError('--crop must be 8k + 1 (e.g. 321, 513, 801)')
-    side = (args.crop - 1) // 8 + 1
+    side = feature_side(args.crop)
     n = side * side
     num, size = args.batch, args.crop
     low = torch.randn(num, args.classes, side, side,
@@ -121,9 +132,11 @@ def run(args, device):
     corr, rows, feat_size, out_size, labels, mask, box, valid = make_inputs(
         args, device)
     tau = args.tau
+    align_corners = args.align_corners == 'true'
 
     def shapes_fn():
-        shapes = correlation_shapes(corr, rows, feat_size, out_size)
+        shapes = correlation_shapes(corr, rows, feat_size, out_size,
+                                    align_corners=align_corners)
         return restrict_shapes(shapes, box, valid)
 
     def ref_fn():
@@ -136,7 +149,8 @@ def run(args, device):
     def tiled_fn():
         return propagate_regions_tiled(labels, mask, corr, rows, feat_size,
                                        tau, args.classes, box=box,
-                                       valid=valid, return_accepted=True)
+                                       valid=valid, return_accepted=True,
+                                       align_corners=align_corners)
 
     res = dict(device=str(device))
     for name, fn in (('shapes', shapes_fn), ('ref', ref_fn),
@@ -158,10 +172,11 @@ def main():
     devices = args.devices
     if devices is None:
         devices = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
-    side = (args.crop - 1) // 8 + 1
+    side = feature_side(args.crop)
     print(f'crop {args.crop} (feature {side}x{side}, n={side * side}), '
           f'{args.batch} unlabeled images, {args.shapes} shapes, '
           f'K={args.classes}, tau={args.tau}, {args.corr} correlation, '
+          f'align_corners={args.align_corners}, '
           f'median of {args.repeats}; '
           f'torch {torch.__version__}, {torch.get_num_threads()} CPU '
           'threads')
