@@ -41,6 +41,7 @@ from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
+from mmengine.config import Config, DictAction
 
 # Run from a clone, prefer its mmsemi over an installed one (the installed
 # copy in mmsemi/.mim/tools/misc has no mmsemi/ folder two levels up).
@@ -163,14 +164,13 @@ def _import_mmsemi() -> None:
 
 def load_semi_config(checkpoint: Dict[str, Any], config: Optional[str],
                      cfg_options: Optional[dict] = None,
-                     source: str = 'the checkpoint'):
+                     source: str = 'the checkpoint') -> Config:
     """The mmsemi config: ``config`` if given, else ``meta.cfg`` (the text
     the Runner stores in every checkpoint).
 
     Raises:
         ValueError: If neither is available, naming ``source``.
     """
-    from mmengine.config import Config
     if config is not None:
         cfg = Config.fromfile(config)
     else:
@@ -187,7 +187,7 @@ def load_semi_config(checkpoint: Dict[str, Any], config: Optional[str],
     return cfg
 
 
-def plain_segmentor_cfg(cfg) -> Dict[str, Any]:
+def plain_segmentor_cfg(cfg: Config) -> Dict[str, Any]:
     """The wrapped segmentor of an mmsemi config, without pretrained
     weights (the extracted checkpoint holds all of them).
 
@@ -277,7 +277,8 @@ def mmsemi_only_types(plain_cfg: Dict[str, Any]) -> List[Tuple[str, str]]:
     return only
 
 
-def build_plain_config(cfg, segmentor_cfg: Dict[str, Any]) -> Dict[str, Any]:
+def build_plain_config(cfg: Config,
+                       segmentor_cfg: Dict[str, Any]) -> Dict[str, Any]:
     """The stock mmseg config: the segmentor as ``model`` plus the test and
     runtime settings of the mmsemi config (see ``PLAIN_CONFIG_KEYS``)."""
     plain = dict(model=segmentor_cfg, default_scope='mmseg')
@@ -310,7 +311,6 @@ def config_header(source: str, out_file: str, which: str,
 def write_plain_config(plain_cfg: Dict[str, Any], path: str,
                        header: str) -> None:
     """Write ``plain_cfg`` as a Python config file opened by ``header``."""
-    from mmengine.config import Config
     text = Config(plain_cfg).pretty_text
     with open(path, 'w') as f:
         f.write(header + '\n' + text)
@@ -321,8 +321,8 @@ def config_path_for(out_file: str) -> str:
     return osp.splitext(out_file)[0] + '.py'
 
 
-def extract_with_config(checkpoint: Dict[str, Any], cfg, which: str,
-                        source: str, out_file: str
+def extract_with_config(checkpoint: Dict[str, Any], cfg: Config,
+                        which: str, source: str, out_file: str
                         ) -> Tuple[Dict[str, Any], Dict[str, Any],
                                    List[Tuple[str, str]]]:
     """Convert ``checkpoint`` keeping the segmentor's keys only.
@@ -344,7 +344,6 @@ def extract_with_config(checkpoint: Dict[str, Any], cfg, which: str,
 
 
 def parse_args() -> argparse.Namespace:
-    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(
         description='Extract the teacher or student of an mmsemi checkpoint '
         'as a plain mmseg checkpoint and config')
