@@ -4,7 +4,8 @@
 #   bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args]
 #
 # Environment: GPUS (4, total), GPUS_PER_NODE (4), CPUS_PER_TASK (5),
-# SRUN_ARGS (extra srun options), PYTHON (python).
+# SRUN_ARGS (extra srun options; "--gres=none" on CPU-only nodes, where GPUS
+# is the number of processes), PYTHON (python).
 set -euo pipefail
 set -x
 
@@ -20,6 +21,13 @@ GPUS=${GPUS:-4}
 GPUS_PER_NODE=${GPUS_PER_NODE:-4}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
+# One GPU per task unless SRUN_ARGS requests its own generic resources:
+# SRUN_ARGS=--gres=none runs on CPU-only nodes (partitions without GPUs
+# reject --gres=gpu:N).
+GRES_ARGS=(--gres=gpu:"$GPUS_PER_NODE")
+if [[ " ${SRUN_ARGS} " == *" --gres"* ]]; then
+    GRES_ARGS=()
+fi
 TOOLS_DIR="$(cd "$(dirname "$0")" && pwd)"
 REPO_ROOT="$(dirname "$TOOLS_DIR")"
 
@@ -27,7 +35,7 @@ REPO_ROOT="$(dirname "$TOOLS_DIR")"
 PYTHONPATH="${REPO_ROOT}${PYTHONPATH:+:$PYTHONPATH}" \
 srun -p "$PARTITION" \
     --job-name="$JOB_NAME" \
-    --gres=gpu:"$GPUS_PER_NODE" \
+    ${GRES_ARGS[@]+"${GRES_ARGS[@]}"} \
     --ntasks="$GPUS" \
     --ntasks-per-node="$GPUS_PER_NODE" \
     --cpus-per-task="$CPUS_PER_TASK" \

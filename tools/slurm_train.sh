@@ -5,7 +5,8 @@
 #
 # WORK_DIR is taken as the 4th argument when it does not start with '-'.
 # Environment: GPUS (4, total), GPUS_PER_NODE (4), CPUS_PER_TASK (5),
-# SRUN_ARGS (extra srun options, e.g. "--quotatype=auto"), PYTHON (python).
+# SRUN_ARGS (extra srun options, e.g. "--quotatype=auto"; "--gres=none" on
+# CPU-only nodes, where GPUS is the number of processes), PYTHON (python).
 set -euo pipefail
 set -x
 
@@ -26,6 +27,13 @@ GPUS=${GPUS:-4}
 GPUS_PER_NODE=${GPUS_PER_NODE:-4}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
+# One GPU per task unless SRUN_ARGS requests its own generic resources:
+# SRUN_ARGS=--gres=none runs on CPU-only nodes (partitions without GPUs
+# reject --gres=gpu:N).
+GRES_ARGS=(--gres=gpu:"$GPUS_PER_NODE")
+if [[ " ${SRUN_ARGS} " == *" --gres"* ]]; then
+    GRES_ARGS=()
+fi
 TOOLS_DIR="$(cd "$(dirname "$0")" && pwd)"
 REPO_ROOT="$(dirname "$TOOLS_DIR")"
 
@@ -33,7 +41,7 @@ REPO_ROOT="$(dirname "$TOOLS_DIR")"
 PYTHONPATH="${REPO_ROOT}${PYTHONPATH:+:$PYTHONPATH}" \
 srun -p "$PARTITION" \
     --job-name="$JOB_NAME" \
-    --gres=gpu:"$GPUS_PER_NODE" \
+    ${GRES_ARGS[@]+"${GRES_ARGS[@]}"} \
     --ntasks="$GPUS" \
     --ntasks-per-node="$GPUS_PER_NODE" \
     --cpus-per-task="$CPUS_PER_TASK" \

@@ -5,9 +5,11 @@ import glob
 import os.path as osp
 import subprocess
 import sys
+from typing import Dict, Tuple
 
 import pytest
 import torch
+from mmengine.config import Config
 
 from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_CONFIG,
                        needs_toy_config, run_checked, subprocess_env)
@@ -17,39 +19,41 @@ mim_available = subprocess.run(
 
 
 @pytest.fixture
-def venv_with_wheel(tmp_path, built_wheel):
-    """A venv on top of this interpreter's packages with only the mmsemi
-    wheel installed into it (pip of the base environment, --no-deps)."""
-    venv = tmp_path / 'venv'
+def wheel_install(tmp_path, built_wheel) -> Tuple[str, Dict[str, str]]:
+    """The mmsemi wheel installed into a folder of its own, used by this
+    interpreter through ``PYTHONPATH``; returns the folder and the env.
+
+    This interpreter's packages (torch, mmcv, mmseg, mim) stay visible
+    whatever it is: a venv, a conda environment or a bare interpreter. A
+    nested venv would see the packages of the base interpreter instead,
+    which inside a venv may have none of them. ``PYTHONPATH`` comes before
+    site-packages, so the installed copy shadows any other one.
+    """
+    target = str(tmp_path / 'site')
     run_checked([
-        sys.executable, '-m', 'venv', '--system-site-packages',
-        '--without-pip',
-        str(venv)
+        sys.executable, '-m', 'pip', 'install', '--no-deps', '--no-index',
+        '--disable-pip-version-check', '-q', '--target', target, built_wheel
     ],
                 cwd=str(tmp_path),
                 env=subprocess_env(with_repo=False))
-    python = str(venv / 'bin' / 'python')
-    run_checked([
-        python, '-m', 'pip', 'install', '--no-deps', '--no-index',
-        '--disable-pip-version-check', '-q', built_wheel
-    ],
-                cwd=str(tmp_path),
-                env=subprocess_env(with_repo=False))
-    return python
+    env = subprocess_env(with_repo=False)
+    env['PYTHONPATH'] = target
+    return target, env
 
 
 @needs_toy_config
 @pytest.mark.skipif(not mim_available, reason='openmim is not installed')
-def test_mim_train_from_installed_wheel(venv_with_wheel, toy_data_root,
+def test_mim_train_from_installed_wheel(wheel_install, toy_data_root,
                                         tmp_path):
-    python = venv_with_wheel
-    env = subprocess_env(with_repo=False)
+    target, env = wheel_install
+    python = sys.executable
     # The run must use the installed copy, not the clone.
     location = run_checked(
         [python, '-c', 'import mmsemi; print(mmsemi.__file__)'],
         cwd=toy_data_root,
         env=env).strip().splitlines()[-1]
     assert not location.startswith(REPO_ROOT), location
+    assert location == osp.join(target, 'mmsemi', '__init__.py'), location
     assert osp.isfile(
         osp.join(osp.dirname(location), '.mim', 'tools', 'train.py'))
 
@@ -85,3 +89,7 @@ def test_mim_train_from_installed_wheel(venv_with_wheel, toy_data_root,
     assert any(key.startswith('decode_head.') for key in state_dict)
     assert not any(key.startswith(('teacher.', 'student.'))
                    for key in state_dict)
+    # The installed tool writes the plain config beside the weights.
+    plain_cfg = Config.fromfile(osp.join(str(tmp_path), 'teacher.py'))
+    assert plain_cfg.model.type == 'EncoderDecoder'
+    assert 'custom_imports' not in plain_cfg

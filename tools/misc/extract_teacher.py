@@ -1,29 +1,53 @@
 # Copyright (c) mmsemi contributors. All rights reserved.
-"""Turn an mmsemi checkpoint into a plain mmseg checkpoint.
+"""Turn an mmsemi checkpoint into a plain mmseg checkpoint and config.
 
 An mmsemi segmentor keeps the wrapped mmseg segmentor as ``student`` (and,
 for mean-teacher methods, an EMA copy as ``teacher``), so its state dict keys
 read ``student.backbone...`` / ``teacher.decode_head...``. This tool keeps
 one of the two, drops the prefix and the training state (optimizer,
-schedulers, message hub), and keeps ``meta.dataset_meta`` so stock mmseg
-(``mmseg.apis.init_model(<plain mmseg config>, <output>)``, ``tools/test.py``
-of mmseg, fine-tuning with ``load_from``) can use the result directly.
+schedulers, message hub), and keeps ``meta.dataset_meta``.
+
+Methods may attach training-only modules to the segmentors (U2PL's
+``rep_head``). The tool builds the wrapped ``segmentor`` config on its own
+and keeps exactly the keys that plain segmentor has; the others are dropped
+and listed. It then writes the plain config beside the weights (``OUT.py``
+for ``OUT.pth``): the segmentor as ``model``, the test pipeline, the
+val/test dataloaders, evaluators and loops and the runtime settings of the
+mmsemi config, ``default_scope='mmseg'`` and no ``custom_imports``. Stock
+mmseg uses the pair directly (``mmseg.apis.init_model(OUT.py, OUT.pth)``,
+mmseg's ``tools/test.py``, ``load_from``). When the segmentor or the data
+settings use a type only mmsemi registers (the shipped configs'
+``SemiDeepLabV3PlusHead``), the tool warns and says so at the top of
+``OUT.py``: mmsemi is then still needed to build it.
 
 Usage::
 
     python tools/misc/extract_teacher.py IN.pth OUT.pth [--which auto]
+        [--config CONFIG] [--cfg-options KEY=VALUE ...] [--keep-all-keys]
     mim run mmsemi extract_teacher IN.pth OUT.pth --which student
 
 ``--which auto`` (default) keeps the teacher when the checkpoint has one
-(mean-teacher methods) and the student otherwise (e.g. UniMatch).
+(mean-teacher methods) and the student otherwise (e.g. UniMatch). The
+mmsemi config is ``--config`` or, by default, the one the Runner stored in
+the checkpoint (``meta.cfg``). ``--keep-all-keys`` copies every tensor of
+the branch and writes no config (for checkpoints without a usable config).
 """
 import argparse
 import copy
+import importlib
 import os.path as osp
+import sys
 from collections import OrderedDict
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
+from mmengine.config import Config, DictAction
+
+# Run from a clone, prefer its mmsemi over an installed one (the installed
+# copy in mmsemi/.mim/tools/misc has no mmsemi/ folder two levels up).
+_REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if osp.isdir(osp.join(_REPO_ROOT, 'mmsemi')) and _REPO_ROOT not in sys.path:
+    sys.path.insert(0, _REPO_ROOT)
 
 BRANCHES = ('teacher', 'student')
 
@@ -114,18 +138,240 @@ def convert_checkpoint(checkpoint: Dict[str, Any],
         meta=meta, state_dict=extract_branch_state_dict(state_dict, which))
 
 
+# Top-level settings of the mmsemi config that the plain config keeps: what
+# mmseg's test tool, init_model and the inferencer read. Training settings
+# (train dataloader, optimizer, schedules, custom hooks) are left out.
+PLAIN_CONFIG_KEYS = ('test_pipeline', 'val_dataloader', 'test_dataloader',
+                     'val_evaluator', 'test_evaluator', 'val_cfg',
+                     'test_cfg', 'tta_model', 'tta_pipeline', 'env_cfg',
+                     'default_hooks', 'vis_backends', 'visualizer',
+                     'log_processor', 'log_level')
+
+
+def _import_mmsemi() -> None:
+    """Register mmseg's and mmsemi's modules (building the segmentor and
+    checking types need both)."""
+    from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    try:
+        importlib.import_module('mmsemi')
+    except ImportError as err:
+        raise ImportError(
+            'extract_teacher.py needs mmsemi to read an mmsemi config; run '
+            'it from the clone or install mmsemi (or pass --keep-all-keys '
+            'to copy the tensors without a config)') from err
+
+
+def load_semi_config(checkpoint: Dict[str, Any], config: Optional[str],
+                     cfg_options: Optional[dict] = None,
+                     source: str = 'the checkpoint') -> Config:
+    """The mmsemi config: ``config`` if given, else ``meta.cfg`` (the text
+    the Runner stores in every checkpoint).
+
+    Raises:
+        ValueError: If neither is available, naming ``source``.
+    """
+    if config is not None:
+        cfg = Config.fromfile(config)
+    else:
+        text = checkpoint.get('meta', {}).get('cfg') \
+            if isinstance(checkpoint, dict) else None
+        if not isinstance(text, str):
+            raise ValueError(
+                f'{source} stores no training config (meta.cfg); pass the '
+                'mmsemi config it was trained with as --config, or '
+                '--keep-all-keys to copy every tensor without a config')
+        cfg = Config.fromstring(text, file_format='.py')
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def plain_segmentor_cfg(cfg: Config) -> Dict[str, Any]:
+    """The wrapped segmentor of an mmsemi config, without pretrained
+    weights (the extracted checkpoint holds all of them).
+
+    Raises:
+        ValueError: If ``cfg.model`` wraps no ``segmentor``.
+    """
+    from mmsemi.models.segmentors.wrapped_cfg import without_pretrained
+    model = cfg.get('model', {})
+    if 'segmentor' not in model:
+        raise ValueError(
+            f"the config's model (type {model.get('type')!r}) has no "
+            "'segmentor' key: expected an mmsemi wrapper config such as "
+            "dict(type='UniMatch', segmentor=dict(type='EncoderDecoder', "
+            '...))')
+    return without_pretrained(model['segmentor']).to_dict()
+
+
+def segmentor_state_shapes(segmentor_cfg: Dict[str, Any]
+                           ) -> Dict[str, Tuple[int, ...]]:
+    """Key -> shape of the state dict of a fresh build of the segmentor."""
+    from mmseg.registry import MODELS
+    model = MODELS.build(copy.deepcopy(segmentor_cfg))
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def keep_segmentor_keys(state_dict: 'OrderedDict',
+                        expected: Dict[str, Tuple[int, ...]]
+                        ) -> Tuple['OrderedDict', List[str]]:
+    """Keep the entries a plain build of the segmentor has.
+
+    Comparing with a build, rather than stripping known names such as
+    ``rep_head``, also covers modules future methods attach, and proves
+    that the output loads into the plain segmentor with ``strict=True``.
+
+    Returns:
+        tuple: The kept state dict (input order) and the dropped keys.
+
+    Raises:
+        ValueError: If the branch lacks keys of the segmentor or a shape
+            differs (the checkpoint does not match the config).
+    """
+    missing = sorted(set(expected) - set(state_dict))
+    wrong = sorted(k for k in expected if k in state_dict
+                   and tuple(state_dict[k].shape) != expected[k])
+    if missing or wrong:
+        details = [f'missing keys {missing[:10]}' if missing else '',
+                   'shape mismatches ' + str([
+                       f'{k}: {tuple(state_dict[k].shape)} vs {expected[k]}'
+                       for k in wrong[:10]]) if wrong else '']
+        raise ValueError(
+            'the checkpoint does not match the config\'s segmentor: '
+            + '; '.join(d for d in details if d)
+            + '. Pass the config it was trained with as --config')
+    kept = OrderedDict((k, v) for k, v in state_dict.items() if k in expected)
+    dropped = [k for k in state_dict if k not in expected]
+    return kept, dropped
+
+
+def _types_in(cfg: Any, path: str = '') -> List[Tuple[str, str]]:
+    """(path, type name) of every string ``type`` in a nested config."""
+    found = []
+    if isinstance(cfg, dict):
+        if isinstance(cfg.get('type'), str):
+            found.append((path or '<root>', cfg['type']))
+        for key, value in cfg.items():
+            found += _types_in(value, f'{path}.{key}' if path else str(key))
+    elif isinstance(cfg, (list, tuple)):
+        for i, value in enumerate(cfg):
+            found += _types_in(value, f'{path}[{i}]')
+    return found
+
+
+def mmsemi_only_types(plain_cfg: Dict[str, Any]) -> List[Tuple[str, str]]:
+    """(path, type) of the types in ``plain_cfg`` that mmsemi registers,
+    i.e. that stock mmseg cannot build."""
+    from mmengine.registry import Registry
+    import mmseg.registry as mmseg_registry
+    registries = [r for r in vars(mmseg_registry).values()
+                  if isinstance(r, Registry)]
+    only = []
+    for path, name in _types_in(plain_cfg):
+        for registry in registries:
+            cls = registry.module_dict.get(name)
+            if cls is not None and cls.__module__.split('.')[0] == 'mmsemi':
+                only.append((path, name))
+                break
+    return only
+
+
+def build_plain_config(cfg: Config,
+                       segmentor_cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """The stock mmseg config: the segmentor as ``model`` plus the test and
+    runtime settings of the mmsemi config (see ``PLAIN_CONFIG_KEYS``)."""
+    plain = dict(model=segmentor_cfg, default_scope='mmseg')
+    for key in PLAIN_CONFIG_KEYS:
+        if key in cfg:
+            value = cfg[key]
+            plain[key] = value.to_dict() if hasattr(value, 'to_dict') \
+                else copy.deepcopy(value)
+    return plain
+
+
+def config_header(source: str, out_file: str, which: str,
+                  mmsemi_types: List[Tuple[str, str]]) -> str:
+    """Comment lines opening the written config."""
+    lines = [f'# Plain mmseg config of the {which} of {source},',
+             f'# written by tools/misc/extract_teacher.py with the weights '
+             f'{osp.basename(out_file)}.']
+    if mmsemi_types:
+        lines += ['#', '# NOTE: this config uses types that only mmsemi '
+                  'registers, so stock mmseg', '# cannot build them without '
+                  'mmsemi installed and imported (`import mmsemi`,', '# or '
+                  "custom_imports = dict(imports=['mmsemi'], "
+                  'allow_failed_imports=False)):']
+        lines += [f'#   {path}: {name}' for path, name in mmsemi_types]
+        lines += ['# (init_model builds only `model`; mmseg\'s tools/test.py '
+                  'also builds the', '# dataloaders and evaluators.)']
+    return '\n'.join(lines) + '\n'
+
+
+def write_plain_config(plain_cfg: Dict[str, Any], path: str,
+                       header: str) -> None:
+    """Write ``plain_cfg`` as a Python config file opened by ``header``."""
+    text = Config(plain_cfg).pretty_text
+    with open(path, 'w') as f:
+        f.write(header + '\n' + text)
+
+
+def config_path_for(out_file: str) -> str:
+    """``OUT.py`` beside ``OUT.pth``."""
+    return osp.splitext(out_file)[0] + '.py'
+
+
+def extract_with_config(checkpoint: Dict[str, Any], cfg: Config,
+                        which: str, source: str, out_file: str
+                        ) -> Tuple[Dict[str, Any], Dict[str, Any],
+                                   List[Tuple[str, str]]]:
+    """Convert ``checkpoint`` keeping the segmentor's keys only.
+
+    Returns:
+        tuple: The converted checkpoint (its ``meta.mmsemi_extracted`` lists
+        ``dropped_keys`` and names the ``config`` file), the plain config
+        and its mmsemi-only types (see :func:`mmsemi_only_types`).
+    """
+    converted = convert_checkpoint(checkpoint, which, source=source)
+    segmentor_cfg = plain_segmentor_cfg(cfg)
+    kept, dropped = keep_segmentor_keys(
+        converted['state_dict'], segmentor_state_shapes(segmentor_cfg))
+    converted['state_dict'] = kept
+    converted['meta']['mmsemi_extracted'].update(
+        dropped_keys=dropped, config=osp.basename(config_path_for(out_file)))
+    plain = build_plain_config(cfg, segmentor_cfg)
+    return converted, plain, mmsemi_only_types(plain)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Extract the teacher or student of an mmsemi checkpoint '
-        'as a plain mmseg checkpoint')
+        'as a plain mmseg checkpoint and config')
     parser.add_argument('in_file', help='mmsemi checkpoint (.pth)')
-    parser.add_argument('out_file', help='output mmseg checkpoint (.pth)')
+    parser.add_argument(
+        'out_file',
+        help='output mmseg checkpoint (.pth); the config is written beside '
+        'it with the suffix .py')
     parser.add_argument(
         '--which',
         choices=['auto', *BRANCHES],
         default='auto',
         help='which segmentor to keep; auto: the teacher if the checkpoint '
         'has one, else the student (default: auto)')
+    parser.add_argument(
+        '--config',
+        help='the mmsemi config of the run (default: the config stored in '
+        'the checkpoint, meta.cfg)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the mmsemi config, as in tools/train.py')
+    parser.add_argument(
+        '--keep-all-keys',
+        action='store_true',
+        help='copy every tensor of the branch (including training-only '
+        'modules) and write no config')
     return parser.parse_args()
 
 
@@ -137,11 +383,37 @@ def main() -> None:
     # meta holds non-tensor objects (see mmsemi/utils/checkpoint.py).
     checkpoint = torch.load(
         args.in_file, map_location='cpu', weights_only=False)
-    converted = convert_checkpoint(checkpoint, args.which, source=args.in_file)
+    if args.keep_all_keys:
+        converted = convert_checkpoint(
+            checkpoint, args.which, source=args.in_file)
+        torch.save(converted, args.out_file)
+        print(f'Wrote {len(converted["state_dict"])} '
+              f'{converted["meta"]["mmsemi_extracted"]["which"]} tensors '
+              f'to {args.out_file} (all keys, no config)')
+        return
+    _import_mmsemi()
+    cfg = load_semi_config(checkpoint, args.config, args.cfg_options,
+                           source=args.in_file)
+    converted, plain, mmsemi_types = extract_with_config(
+        checkpoint, cfg, args.which, args.in_file, args.out_file)
+    info = converted['meta']['mmsemi_extracted']
     torch.save(converted, args.out_file)
-    which = converted['meta']['mmsemi_extracted']['which']
-    print(f'Wrote {len(converted["state_dict"])} {which} tensors to '
-          f'{args.out_file}')
+    config_file = config_path_for(args.out_file)
+    write_plain_config(
+        plain, config_file,
+        config_header(args.in_file, args.out_file, info['which'],
+                      mmsemi_types))
+    print(f'Wrote {len(converted["state_dict"])} {info["which"]} tensors '
+          f'to {args.out_file} and the config {config_file}')
+    if info['dropped_keys']:
+        print(f'Dropped {len(info["dropped_keys"])} keys that the plain '
+              f'segmentor does not have: {", ".join(info["dropped_keys"])}')
+    if mmsemi_types:
+        print(f'WARNING: {config_file} uses types that only mmsemi '
+              'registers; stock mmseg needs mmsemi installed and imported '
+              'to build them:\n' + '\n'.join(
+                  f'  {path}: {name}' for path, name in mmsemi_types),
+              file=sys.stderr)
 
 
 if __name__ == '__main__':

@@ -151,13 +151,16 @@ class CorrMatch(UniMatch):
                  semi_test_cfg: OptConfigType = None,
                  corr_head: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None) -> None:
+                 init_cfg: OptMultiConfig = None,
+                 **segmentor_options) -> None:
+        # segmentor_options: pretrained/train_cfg, see SemiBaseSegmentor.
         super().__init__(
             segmentor=segmentor,
             semi_train_cfg=semi_train_cfg,
             semi_test_cfg=semi_test_cfg,
             data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
+            init_cfg=init_cfg,
+            **segmentor_options)
         cfg = self.semi_train_cfg
         self.check_choices(region_prop=REGION_PROP_MODES,
                            kl_target=KL_TARGETS, thresh_valid=THRESH_VALID)

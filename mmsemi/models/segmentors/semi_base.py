@@ -15,6 +15,7 @@ from mmseg.utils import OptConfigType, OptMultiConfig
 
 from ..utils.decode_head_streams import check_segmentor
 from ..utils.pseudo_label import PseudoLabels
+from .wrapped_cfg import UNSET, apply_segmentor_options
 
 SampleList = List[SegDataSample]
 
@@ -45,6 +46,13 @@ class SemiBaseSegmentor(BaseSegmentor):
         data_preprocessor (dict, optional): Defaults to a
             ``MultiBranchSegDataPreprocessor`` wrapping the segmentor's.
         init_cfg (dict, optional): Initialisation config.
+        pretrained (str, optional): Replaces the wrapped segmentor's
+            ``pretrained``; ``None`` (set by ``mmseg.apis.init_model``)
+            switches off all of its pretrained-weight loading. Not given:
+            the segmentor config decides.
+        train_cfg (dict, optional): Replaces the wrapped segmentor's
+            ``train_cfg`` (``init_model`` sets ``None``). The method's own
+            options are ``semi_train_cfg``.
     """
 
     #: Accepted ``semi_train_cfg`` keys and their defaults.
@@ -59,7 +67,10 @@ class SemiBaseSegmentor(BaseSegmentor):
                  semi_train_cfg: OptConfigType = None,
                  semi_test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None) -> None:
+                 init_cfg: OptMultiConfig = None,
+                 pretrained: Optional[str] = UNSET,
+                 train_cfg: OptConfigType = UNSET) -> None:
+        segmentor = apply_segmentor_options(segmentor, pretrained, train_cfg)
         if data_preprocessor is None:
             data_preprocessor = dict(
                 type='MultiBranchSegDataPreprocessor',

@@ -110,13 +110,16 @@ class U2PL(SemiBaseSegmentor):
                  semi_train_cfg: OptConfigType = None,
                  semi_test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None) -> None:
+                 init_cfg: OptMultiConfig = None,
+                 **segmentor_options) -> None:
+        # segmentor_options: pretrained/train_cfg, see SemiBaseSegmentor.
         super().__init__(
             segmentor=segmentor,
             semi_train_cfg=semi_train_cfg,
             semi_test_cfg=semi_test_cfg,
             data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
+            init_cfg=init_cfg,
+            **segmentor_options)
         cfg = self.semi_train_cfg
         if not cfg['use_teacher']:
             raise ValueError('U2PL needs a teacher (use_teacher=True)')
