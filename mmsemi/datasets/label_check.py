@@ -28,6 +28,7 @@ next start only reads new or changed files.
 import hashlib
 import io
 import json
+import logging
 import os
 import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
@@ -37,14 +38,15 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import mmcv
 import mmengine.fileio as fileio
 import numpy as np
+from mmcv.transforms import LoadAnnotations as MMCVLoadAnnotations
 from mmcv.transforms import LoadImageFromFile
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 from PIL import Image
 
 from mmseg.datasets.transforms import LoadAnnotations
 
 from .semi_seg_dataset import SemiSegDataset
-from .splits import read_split_file
 from .transforms.loading import LoadUnlabeledAnnotations
 
 CACHE_VERSION = 1
@@ -167,12 +169,16 @@ def _find_transform(pipeline: Any, kind: type) -> Optional[Any]:
     return None
 
 
-def _label_loader(dataset: Any) -> Optional[LoadAnnotations]:
+def _label_loader(dataset: Any) -> Optional[MMCVLoadAnnotations]:
     """The transform that loads labels, or None if the pipeline loads none
     (unlabeled sets, test sets without labels)."""
     loader = _find_transform(getattr(dataset, 'pipeline', None),
-                             LoadAnnotations)
+                             MMCVLoadAnnotations)
     if isinstance(loader, LoadUnlabeledAnnotations) and not loader.with_gt:
+        return None
+    # mmseg's LoadAnnotations always loads the map; mmcv's only with_seg.
+    if (loader is not None and not isinstance(loader, LoadAnnotations)
+            and not loader.with_seg):
         return None
     return loader
 
@@ -181,15 +187,10 @@ def _freeze(value: Optional[dict]) -> Optional[Tuple[Tuple[str, Any], ...]]:
     return None if value is None else tuple(sorted(value.items()))
 
 
-def _settings(dataset: Any, loader: LoadAnnotations,
-              info: dict, num_classes: Optional[int],
-              ignore_index: Optional[int]) -> _Settings:
+def _settings(dataset: Any, loader: MMCVLoadAnnotations, info: dict,
+              num_classes: int, ignore_index: int) -> _Settings:
     """Label/image reading settings of ``dataset`` (``info``: a sample)."""
-    if num_classes is None:
-        num_classes = len(dataset.metainfo['classes'])
-    if ignore_index is None:
-        ignore_index = getattr(dataset, 'ignore_index', 255)
-    reduce_zero_label = loader.reduce_zero_label
+    reduce_zero_label = getattr(loader, 'reduce_zero_label', None)
     if reduce_zero_label is None:
         reduce_zero_label = info.get('reduce_zero_label', False)
     lut = value_lut(bool(reduce_zero_label), info.get('label_map'))
@@ -345,16 +346,23 @@ class _Cache:
         """Write the keys of this check (drops entries of changed files)."""
         if self.path is None:
             return
-        os.makedirs(osp.dirname(self.path), exist_ok=True)
         tmp = f'{self.path}.{os.getpid()}.tmp'
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(dict(version=CACHE_VERSION, passed=sorted(passed)), f)
-        os.replace(tmp, self.path)
+        try:
+            os.makedirs(osp.dirname(self.path), exist_ok=True)
+            with open(tmp, 'w', encoding='utf-8') as f:
+                json.dump(dict(version=CACHE_VERSION, passed=sorted(passed)),
+                          f)
+            os.replace(tmp, self.path)
+        except OSError as error:
+            # The cache only saves time; the check itself has passed.
+            print_log(f'label check: cannot write the cache {self.path} '
+                      f'({error}); the next start reads every label again',
+                      logger='current', level=logging.WARNING)
 
 
-def _samples(dataset: Any) -> List[Tuple[_Sample, dict]]:
+def _samples(dataset: Any,
+             lines: Dict[str, int]) -> List[Tuple[_Sample, dict]]:
     """Samples with a label path, with the split line of each."""
-    _, lines = label_sources(dataset)
     samples = []
     for index in range(len(dataset)):
         info = dataset.get_data_info(index)
@@ -381,21 +389,26 @@ def check_one_dataset(dataset: Any,
     """Check every label of one (leaf) dataset; see the module docstring."""
     if hasattr(dataset, 'full_init'):
         dataset.full_init()
-    source, _ = label_sources(dataset)
+    if num_classes is None:
+        num_classes = len(dataset.metainfo.get('classes') or ())
+    if ignore_index is None:
+        ignore_index = getattr(dataset, 'ignore_index', 255)
+    source, lines = label_sources(dataset)
     report = DatasetLabelReport(
         name=_dataset_name(dataset, source), source=source,
-        num_classes=num_classes or len(dataset.metainfo['classes']),
-        ignore_index=255 if ignore_index is None else ignore_index)
+        num_classes=num_classes, ignore_index=ignore_index)
     loader = _label_loader(dataset)
-    samples = _samples(dataset) if loader is not None else []
-    if not samples:
-        report.skipped = ('its pipeline loads no labels' if loader is None
-                          else 'it lists no labels')
+    samples = _samples(dataset, lines) if loader is not None else []
+    if loader is None:
+        report.skipped = 'its pipeline loads no labels'
+    elif not samples:
+        report.skipped = 'it lists no labels'
+    elif num_classes < 1:
+        report.skipped = 'its metainfo has no classes; pass num_classes'
+    if report.skipped:
         return report
     settings = _settings(dataset, loader, samples[0][1], num_classes,
                          ignore_index)
-    report.num_classes = settings.num_classes
-    report.ignore_index = settings.ignore_index
     _run_checks(report, [s for s, _ in samples], settings, workers,
                 _Cache(cache_dir, f'{report.name}|{dataset.data_prefix}|'
                        f'{settings.cache_tag()}'))

@@ -112,7 +112,8 @@ def test_exif_rotated_jpeg_is_compared_as_decoded(tmp_path):
 
 def test_pair_entries_and_unlabeled_sets(root):
     split = _write(root, 'splits/pairs.txt',
-                   'img/good.png ann/good.png\nimg/good.png ann/bad_value.png\n')
+                   'img/good.png ann/good.png\n'
+                   'img/good.png ann/bad_value.png\n')
     unlabeled = _dataset(root, split, with_label=False, pipeline=[
         dict(type='LoadImageFromFile'),
         dict(type='LoadUnlabeledAnnotations')

@@ -38,7 +38,8 @@ class CheckDatasetLabelsHook(Hook):
     Args:
         enabled (bool): False skips all checks (for huge sets). mmengine
             does not accept ``None`` for a default hook it does not define,
-            so this is the opt-out: ``default_hooks.check_labels.enabled=False``.
+            so the opt-out is
+            ``default_hooks.check_labels.enabled=False``.
         phases (Sequence[str]): which of 'train', 'val', 'test' to check.
         workers (int, optional): reader threads; default min(8, CPUs).
         cache_dir (str, optional): cache folder; default ``runner.work_dir``.
@@ -82,6 +83,7 @@ class CheckDatasetLabelsHook(Hook):
         self._check(runner, [('test', runner.test_loop)])
 
     def _check(self, runner, loops: List[tuple]) -> None:
+        """Check the datasets of ``(phase, loop)`` pairs not checked yet."""
         datasets = []
         for phase, loop in loops:
             dataset = getattr(getattr(loop, 'dataloader', None), 'dataset',
@@ -92,11 +94,19 @@ class CheckDatasetLabelsHook(Hook):
                 datasets.append((phase, dataset))
         if not datasets:
             return
-        message = [None]
+        message: List[Optional[str]] = [None]
+        failure: Optional[Exception] = None
         if is_main_process():
-            message[0] = self._run(runner, datasets)
+            try:
+                message[0] = self._run(runner, datasets)
+            except Exception as error:  # re-raised below, after the others
+                failure = error
+                message[0] = (f'the label check failed on rank 0: '
+                              f'{type(error).__name__}: {error}')
         # Every rank must raise, or the others would wait in a collective.
         broadcast_object_list(message)
+        if failure is not None:
+            raise failure
         if message[0] is not None:
             raise ValueError(message[0])
 
