@@ -1,4 +1,6 @@
 # Copyright (c) mmsemi contributors. All rights reserved.
+from .label_check import (DatasetLabelReport, LabelProblem,
+                          check_dataset_labels)
 from .samplers import LabeledUnlabeledSampler
 from .semi_seg_dataset import SemiSegDataset
 from .semi_voc_cityscapes import SemiCityscapesDataset, SemiPascalVOCDataset
@@ -19,5 +21,6 @@ __all__ = [
     'TOY_SHAPES_PALETTE', 'generate_toy_shapes',
     'LabeledUnlabeledSampler', 'MultiBranch', 'LoadUnlabeledAnnotations',
     'CheckSegLabel', 'PackSemiSegInputs', 'RandomRelativeResize',
-    'StrongColorJitter', 'StrongRandomGrayscale', 'StrongGaussianBlur'
+    'StrongColorJitter', 'StrongRandomGrayscale', 'StrongGaussianBlur',
+    'check_dataset_labels', 'DatasetLabelReport', 'LabelProblem'
 ]

@@ -1,7 +1,7 @@
 # Copyright (c) mmsemi contributors. All rights reserved.
 """Segmentation dataset listed by a split file in any supported format."""
 import os.path as osp
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import mmengine.fileio as fileio
 
@@ -55,6 +55,22 @@ class SemiSegDataset(BaseSegDataset):
         if self.data_root and not osp.isabs(self.split_file):
             return osp.join(self.data_root, self.split_file)
         return self.split_file
+
+    def split_path(self) -> str:
+        """The split file as read (joined with ``data_root`` if relative)."""
+        return self._split_path()
+
+    def label_lines(self) -> Dict[str, int]:
+        """The 1-based line of the split file that lists each label path
+        (empty without ``split_file`` or ``with_label``), for messages."""
+        if not self.split_file or not self.with_label:
+            return {}
+        split_path = self._split_path()
+        lines: Dict[str, int] = {}
+        for entry in read_split_file(split_path):
+            seg_path = self._resolve(entry, split_path)['seg_map_path']
+            lines.setdefault(seg_path, entry.line)
+        return lines
 
     def _root_join(self, path: str) -> str:
         return osp.join(self.data_root, path) if self.data_root else path

@@ -3,7 +3,8 @@
 # per iteration. `max_iters` is set by each config from its epoch count:
 # max_iters = epochs * floor(ceil(N_unlabeled / GPUs) / unlabeled_per_GPU),
 # the length of the official unlabeled loader (DistributedSampler,
-# drop_last=True) times the epochs.
+# drop_last=True) times the epochs. The hooks (logger, checkpoint, label
+# check, NaN guard) are in ../semi_default_runtime.py.
 max_iters = 80000
 val_interval = 8000
 optim_wrapper = dict(
@@ -20,12 +21,3 @@ train_cfg = dict(
     val_interval=val_interval)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False,
-                    interval=val_interval, max_keep_ckpts=2,
-                    save_best='mIoU', rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))

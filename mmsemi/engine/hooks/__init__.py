@@ -1,4 +1,9 @@
+from .check_dataset_labels_hook import CheckDatasetLabelsHook
 from .dynamic_threshold_hook import DynamicThresholdHook
 from .ema_teacher_hook import EMATeacherHook
+from .finite_loss_hook import FiniteLossHook
 
-__all__ = ['EMATeacherHook', 'DynamicThresholdHook']
+__all__ = [
+    'EMATeacherHook', 'DynamicThresholdHook', 'CheckDatasetLabelsHook',
+    'FiniteLossHook'
+]

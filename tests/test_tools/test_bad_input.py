@@ -1,0 +1,116 @@
+# Copyright (c) mmsemi contributors. All rights reserved.
+"""Bad input stops the real tools early and clearly: a label value outside
+the classes (train or val split) before the first iteration, a diverging
+loss at the iteration it appears, without a non-finite checkpoint."""
+import os
+import os.path as osp
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_DATA_SUBDIR,
+                       needs_toy_config, subprocess_env)
+
+SUPERVISED_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
+                             'supervised_r18s_toyshapes-1_16.py')
+CHECK_TOOL = osp.join(REPO_ROOT, 'tools', 'misc', 'check_dataset.py')
+
+
+def _run(cmd, cwd):
+    """Run ``cmd``; (exit code, output)."""
+    proc = subprocess.run(cmd, cwd=cwd, env=subprocess_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=600)
+    return proc.returncode, proc.stdout
+
+
+def _train_cmd(work_dir, *options):
+    return [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'),
+            SUPERVISED_CONFIG, '--work-dir', work_dir, '--cfg-options',
+            *options, *FAST_CFG_OPTIONS]
+
+
+@pytest.fixture
+def corrupt_copy(toy_data_root, tmp_path):
+    """A private copy of the toy data; returns (cwd, corrupt) where
+    ``corrupt(split, line)`` writes value 9 (7 classes) into the label
+    listed at ``line`` of the split file and returns both paths."""
+    cwd = str(tmp_path / 'run')
+    shutil.copytree(osp.join(toy_data_root, TOY_DATA_SUBDIR),
+                    osp.join(cwd, TOY_DATA_SUBDIR))
+
+    def corrupt(split, line):
+        split_path = osp.join(TOY_DATA_SUBDIR, split)
+        with open(osp.join(cwd, split_path)) as f:
+            name = f.read().splitlines()[line - 1].strip()
+        label = osp.join(TOY_DATA_SUBDIR, 'SegmentationClass', name + '.png')
+        array = np.array(Image.open(osp.join(cwd, label)))
+        array[0, :3] = 9
+        Image.fromarray(array).save(osp.join(cwd, label))
+        return split_path, label
+
+    return cwd, corrupt
+
+
+@needs_toy_config
+def test_bad_val_label_stops_training_at_start_up(corrupt_copy, tmp_path):
+    cwd, corrupt = corrupt_copy
+    split, label = corrupt('ImageSets/Segmentation/val.txt', 5)
+    expected = (f"{split}:5: label '{label}' has values [9] outside [0, 7) "
+                'and != ignore_index 255')
+    code, output = _run(_train_cmd(str(tmp_path / 'work'),
+                                   'train_cfg.max_iters=2'), cwd)
+    assert code != 0
+    assert expected in output
+    assert 'Iter(train)' not in output  # failed before the first iteration
+
+    code, output = _run([sys.executable, CHECK_TOOL, SUPERVISED_CONFIG,
+                         '--split', 'val', '--workers', '2'], cwd)
+    assert code == 1
+    assert expected in output
+    assert '1 label problem(s)' in output
+
+
+@needs_toy_config
+def test_check_dataset_tool_names_train_split_line(corrupt_copy):
+    cwd, corrupt = corrupt_copy
+    code, output = _run([sys.executable, CHECK_TOOL, SUPERVISED_CONFIG], cwd)
+    assert code == 0, output
+    assert 'all labels fit the classes and their images' in output
+    split, label = corrupt('splits/1_16/labeled.txt', 2)
+    code, output = _run([sys.executable, CHECK_TOOL, SUPERVISED_CONFIG,
+                         '--split', 'train'], cwd)
+    assert code == 1
+    assert f"{split}:2: label '{label}' has values [9]" in output
+
+
+@needs_toy_config
+def test_diverging_loss_stops_training_without_nan_checkpoint(
+        toy_data_root, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    code, output = _run(
+        _train_cmd(work_dir, 'train_cfg.max_iters=20',
+                   'optim_wrapper.optimizer.lr=1e6',
+                   'default_hooks.checkpoint.interval=1'), toy_data_root)
+    assert code != 0
+    match = re.search(r'RuntimeError: Non-finite loss at iteration (\d+): '
+                      r'(.*)\. Training stopped', output)
+    assert match, output[-3000:]
+    iteration = int(match.group(1))
+    assert 1 <= iteration < 20
+    assert 'decode.loss_ce=' in match.group(2)
+    saved = sorted(name for name in os.listdir(work_dir)
+                   if name.endswith('.pth'))
+    assert f'iter_{iteration}.pth' not in saved
+    assert len(saved) == iteration - 1
+    for name in saved:
+        state = torch.load(osp.join(work_dir, name), map_location='cpu',
+                           weights_only=False)['state_dict']
+        assert all(torch.isfinite(v).all() for v in state.values()
+                   if v.is_floating_point()), name
