@@ -82,7 +82,7 @@ def resolve_config(reference: str, filename: str = '<config>') -> str:
     """Absolute path of an ``mmsemi::<path>`` reference.
 
     Args:
-        reference (str): e.g. ``'mmsemi::_base_/semi/semi_unimatch_voc12aug.py'``.
+        reference (str): e.g. ``'mmsemi::_base_/semi/semi_data_voc12aug.py'``.
         filename (str): the config that holds the reference (for errors).
 
     Raises:
