@@ -1,13 +1,17 @@
 """mmsemi: semi-supervised semantic segmentation for MMSegmentation 1.x.
 
 Importing the package registers every component into mmseg's registries,
-so configs only need ``custom_imports=dict(imports=['mmsemi'])``.
+so configs only need ``custom_imports=dict(imports=['mmsemi'])``, and makes
+``mmsemi::`` base-config references resolvable.
 """
 from .version import __version__, version_info
 from .utils.checkpoint import register_trusted_local_loader
+from .utils.config_lookup import register_config_lookup
 
 from . import datasets, engine, models  # noqa: F401,E402
 
 register_trusted_local_loader()
+# `_base_ = ['mmsemi::...']` in configs (mmsemi/utils/config_lookup.py).
+register_config_lookup()
 
 __all__ = ['__version__', 'version_info']

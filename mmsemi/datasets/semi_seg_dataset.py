@@ -34,20 +34,32 @@ class SemiSegDataset(BaseSegDataset):
     Without ``split_file`` the dataset behaves like ``BaseSegDataset``
     (``ann_file`` or a directory scan).
 
+    ``seg_map_fallback`` serves layouts that keep labels in two folders, such
+    as mmseg's Pascal VOC "aug" layout (fine masks in ``SegmentationClass``,
+    SBD masks in ``SegmentationClassAug``): a label that
+    ``data_prefix.seg_map_path`` lacks is taken from the fallback folder, so
+    an image with a fine mask keeps it (as in UniMatch's merged folder).
+
     Args:
         split_file (str): split file; '' to use ``ann_file``/directory scan.
         with_label (bool): resolve and check labels. False for unlabeled
             sets, which leaves ``seg_map_path`` None. Defaults to True.
+        seg_map_fallback (str, optional): label folder, relative to
+            ``data_root``, searched for labels of name entries (and image
+            path entries) that ``data_prefix.seg_map_path`` does not hold.
+            Explicit label paths of the split file are used as written.
         **kwargs: ``BaseSegDataset`` arguments.
     """
 
     def __init__(self,
                  split_file: str = '',
                  with_label: bool = True,
+                 seg_map_fallback: Optional[str] = None,
                  **kwargs) -> None:
         # Set before the parent constructor, which calls load_data_list.
         self.split_file = split_file
         self.with_label = with_label
+        self.seg_map_fallback = seg_map_fallback
         super().__init__(**kwargs)
 
     def _split_path(self) -> str:
@@ -88,7 +100,8 @@ class SemiSegDataset(BaseSegDataset):
         ann_dir = self.data_prefix.get('seg_map_path') or ''
         if is_name_entry(entry):
             img_path = osp.join(img_dir, entry.img + self.img_suffix)
-            seg_path = osp.join(ann_dir, entry.img + self.seg_map_suffix)
+            seg_path = self._label_path(ann_dir,
+                                        entry.img + self.seg_map_suffix)
         else:
             img_path = self._root_join(entry.img)
             if entry.ann is not None:
@@ -99,12 +112,26 @@ class SemiSegDataset(BaseSegDataset):
                     img_suffix=self.img_suffix,
                     img_prefix=self._img_prefix_rel(),
                     path=split_path)
-                seg_path = osp.join(ann_dir, name + self.seg_map_suffix)
+                seg_path = self._label_path(ann_dir,
+                                            name + self.seg_map_suffix)
             else:
                 seg_path = None
         return dict(
             img_path=img_path,
             seg_map_path=seg_path if self.with_label else None)
+
+    def _label_path(self, ann_dir: str, rel_path: str) -> str:
+        """``ann_dir/rel_path``, or the fallback folder's file when only
+        that exists (the primary path is returned if neither does, so the
+        error names the configured folder)."""
+        path = osp.join(ann_dir, rel_path)
+        if (self.seg_map_fallback and self.with_label
+                and not fileio.exists(path, backend_args=self.backend_args)):
+            fallback = osp.join(
+                self._root_join(self.seg_map_fallback), rel_path)
+            if fileio.exists(fallback, backend_args=self.backend_args):
+                return fallback
+        return path
 
     def _check_exists(self, kind: str, path: str, split_path: str,
                       line: int) -> None:

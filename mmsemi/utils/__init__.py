@@ -1,5 +1,6 @@
 # Copyright (c) mmsemi contributors. All rights reserved.
 from .checkpoint import load_from_local_trusted, register_trusted_local_loader
+from .config_lookup import register_config_lookup
 from .dist import setup_cpu_distributed
 
 
@@ -20,5 +21,6 @@ def register_all_modules(init_default_scope: bool = True) -> None:
 
 __all__ = [
     'load_from_local_trusted', 'register_all_modules',
-    'register_trusted_local_loader', 'setup_cpu_distributed'
+    'register_config_lookup', 'register_trusted_local_loader',
+    'setup_cpu_distributed'
 ]

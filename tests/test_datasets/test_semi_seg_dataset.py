@@ -139,6 +139,37 @@ def test_missing_label(voc_root):
     assert [p[1] for p in _paths(ds)] == [None, None]
 
 
+def test_seg_map_fallback_mmseg_voc_aug_layout(voc_root):
+    """mmseg's VOC aug layout: fine masks in SegmentationClass, SBD masks
+    in SegmentationClassAug; a fine mask wins over the SBD one."""
+    aug = osp.join(voc_root, 'SegmentationClassAug')
+    os.remove(osp.join(voc_root, 'SegmentationClass', 'b.png'))
+    for name in ('a', 'b'):
+        _write(osp.join(aug, name + '.png'), np.zeros((6, 8), np.uint8))
+    split = _split(voc_root, 'l.txt', 'a\nb\nc\n')
+    ds = SemiSegDataset(
+        split_file=split,
+        data_root=voc_root,
+        seg_map_fallback='SegmentationClassAug',
+        **VOC)
+    fine = osp.join(voc_root, 'SegmentationClass')
+    assert [p[1] for p in _paths(ds)] == [
+        osp.join(fine, 'a.png'),
+        osp.join(aug, 'b.png'),
+        osp.join(fine, 'c.png'),
+    ]
+    # In neither folder: the error names the configured (primary) path.
+    os.remove(osp.join(aug, 'b.png'))
+    with pytest.raises(
+            FileNotFoundError,
+            match=re.escape(f"label '{osp.join(fine, 'b.png')}'")):
+        SemiSegDataset(
+            split_file=split,
+            data_root=voc_root,
+            seg_map_fallback='SegmentationClassAug',
+            **VOC)
+
+
 def test_empty_split(voc_root):
     split = _split(voc_root, 'empty.txt', '# nothing here\n\n')
     with pytest.raises(ValueError, match='empty.txt lists no samples'):
