@@ -182,10 +182,6 @@ def test_stock_config_hyper_parameters_are_the_methods():
 def test_stock_config_builds(path):
     cfg = Config.fromfile(path)
     model_cfg = _offline(cfg.model.to_dict())
-    if model_cfg['type'] == 'CorrMatch':
-        # TODO(lead): remove once region_prop='tiled' accepts the
-        # align_corners=False heads of stock mmseg configs.
-        model_cfg['semi_train_cfg']['region_prop'] = 'sequential'
     model = MODELS.build(model_cfg)
     assert isinstance(model, nn.Module)
     head = model.student.decode_head
