@@ -4,7 +4,7 @@ import os
 import os.path as osp
 import shutil
 import sys
-from typing import List
+from typing import Dict, List, Tuple
 
 import pytest
 
@@ -63,3 +63,26 @@ def built_wheel(tmp_path_factory) -> str:
     wheels = [name for name in os.listdir(out) if name.endswith('.whl')]
     assert len(wheels) == 1, wheels
     return osp.join(out, wheels[0])
+
+
+@pytest.fixture
+def wheel_install(tmp_path, built_wheel) -> Tuple[str, Dict[str, str]]:
+    """The mmsemi wheel installed into a folder of its own, used by this
+    interpreter through ``PYTHONPATH``; returns the folder and the env.
+
+    This interpreter's packages (torch, mmcv, mmseg, mim) stay visible
+    whatever it is: a venv, a conda environment or a bare interpreter. A
+    nested venv would see the packages of the base interpreter instead,
+    which inside a venv may have none of them. ``PYTHONPATH`` comes before
+    site-packages, so the installed copy shadows any other one.
+    """
+    target = str(tmp_path / 'site')
+    run_checked([
+        sys.executable, '-m', 'pip', 'install', '--no-deps', '--no-index',
+        '--disable-pip-version-check', '-q', '--target', target, built_wheel
+    ],
+                cwd=str(tmp_path),
+                env=subprocess_env(with_repo=False))
+    env = subprocess_env(with_repo=False)
+    env['PYTHONPATH'] = target
+    return target, env

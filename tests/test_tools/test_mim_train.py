@@ -5,40 +5,16 @@ import glob
 import os.path as osp
 import subprocess
 import sys
-from typing import Dict, Tuple
 
 import pytest
 import torch
 from mmengine.config import Config
 
 from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_CONFIG,
-                       needs_toy_config, run_checked, subprocess_env)
+                       needs_toy_config, run_checked)
 
 mim_available = subprocess.run(
     [sys.executable, '-c', 'import mim'], capture_output=True).returncode == 0
-
-
-@pytest.fixture
-def wheel_install(tmp_path, built_wheel) -> Tuple[str, Dict[str, str]]:
-    """The mmsemi wheel installed into a folder of its own, used by this
-    interpreter through ``PYTHONPATH``; returns the folder and the env.
-
-    This interpreter's packages (torch, mmcv, mmseg, mim) stay visible
-    whatever it is: a venv, a conda environment or a bare interpreter. A
-    nested venv would see the packages of the base interpreter instead,
-    which inside a venv may have none of them. ``PYTHONPATH`` comes before
-    site-packages, so the installed copy shadows any other one.
-    """
-    target = str(tmp_path / 'site')
-    run_checked([
-        sys.executable, '-m', 'pip', 'install', '--no-deps', '--no-index',
-        '--disable-pip-version-check', '-q', '--target', target, built_wheel
-    ],
-                cwd=str(tmp_path),
-                env=subprocess_env(with_repo=False))
-    env = subprocess_env(with_repo=False)
-    env['PYTHONPATH'] = target
-    return target, env
 
 
 @needs_toy_config

@@ -105,10 +105,10 @@ class CorrMatch(UniMatch):
       official sequential semantics computed on tiles of the feature grid
       by :func:`propagate_regions_tiled`, equal to the official loop on the
       CPU, for ``align_corners`` True and False), 'sequential' (the
-      official loop on dense shapes, :func:`propagate_regions_reference`: ``N * 128`` Python steps with
-      device synchronisations), 'parallel' (:func:`propagate_regions` on
-      dense shapes: every histogram from the un-propagated labels, last
-      accepted shape wins) or 'none' (pixel propagation only, paper
+      official loop on dense shapes, :func:`propagate_regions_reference`:
+      ``N * 128`` Python steps with device synchronisations), 'parallel'
+      (:func:`propagate_regions` on dense shapes: every histogram from the
+      un-propagated labels, last accepted shape wins) or 'none' (pixel propagation only, paper
       Table 6);
     - ``kl_target``: 'weak_unmixed' (official) or 'mixed'.
 

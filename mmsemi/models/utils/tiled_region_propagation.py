@@ -10,8 +10,9 @@ earlier ones), without materialising the ``(N, S, H, W)`` shapes.
 Why it is fast: every output pixel ``(i, j)`` lies in the tile of the
 feature-grid cell ``(a, c)`` that holds its source coordinate (``(i s_h,
 j s_w)`` with ``align_corners=True``, ``((i + 1/2) s_h - 1/2, ...)``
-clamped at 0 with ``align_corners=False``) and its upsampled value is a convex combination of that
-cell's four corners (8 x 8 pixels per tile at stride 8). Since the
+clamped at 0 with ``align_corners=False``) and its upsampled value is a
+convex combination of that cell's four corners (8 x 8 pixels per tile at
+stride 8). Since the
 shape test ``(v - min) / (max - min) > 0.5`` is monotone in ``v``, a tile
 whose four corners all pass (fail) lies wholly inside (outside) the shape;
 only the tiles the shape boundary crosses ("mixed" tiles) are evaluated
@@ -362,8 +363,8 @@ def propagate_regions_tiled(labels: Tensor,
     Same result as ``propagate_regions_reference(labels, conf_mask,
     restrict_shapes(correlation_shapes(corr, rows, feat_size, (H, W)),
     box, valid), tau)`` with the same ``align_corners`` (see the module
-    docstring for exactness), in ``O(N S h w)`` tile operations plus pixel work on
-    the tiles the shape boundaries cross.
+    docstring for exactness), in ``O(N S h w)`` tile operations plus pixel
+    work on the tiles the shape boundaries cross.
 
     Args:
         labels (Tensor): ``(N, H, W)`` long CutMix-ed pseudo-labels; every
