@@ -108,8 +108,8 @@ class CorrMatch(UniMatch):
       official loop on dense shapes, :func:`propagate_regions_reference`:
       ``N * 128`` Python steps with device synchronisations), 'parallel'
       (:func:`propagate_regions` on dense shapes: every histogram from the
-      un-propagated labels, last accepted shape wins) or 'none' (pixel propagation only, paper
-      Table 6);
+      un-propagated labels, last accepted shape wins) or 'none' (pixel
+      propagation only, paper Table 6);
     - ``kl_target``: 'weak_unmixed' (official) or 'mixed'.
 
     Args:
