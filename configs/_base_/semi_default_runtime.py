@@ -19,4 +19,9 @@ default_hooks = dict(
     # (mmengine does not accept None for a key it does not define itself).
     check_labels=dict(type='CheckDatasetLabelsHook'),
     # Stops on a NaN/Inf loss term before any checkpoint is written.
-    finite_loss=dict(type='FiniteLossHook'))
+    finite_loss=dict(type='FiniteLossHook'),
+    # Weak view, pseudo-label, kept pixels and confidence every `interval`
+    # iterations to the visualizer's backends; off here, switched on with
+    # `default_hooks = dict(pseudo_labels=dict(enabled=True))`.
+    pseudo_labels=dict(type='PseudoLabelVisualizationHook', enabled=False,
+                       interval=1000, max_images=4))

@@ -76,6 +76,7 @@ custom_hooks = [
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=val_interval, save_best=None),
-    visualization=dict(type='SegVisualizationHook', draw=False))
+    visualization=dict(type='SegVisualizationHook', draw=False),
+    pseudo_labels=dict(enabled=True, interval=100))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)

@@ -258,6 +258,7 @@ class CorrMatch(UniMatch):
         # A copy: the logged value must not follow later in-place updates.
         tau = self.thresh.tau.detach().clone()
         pseudo_w = pseudo_labels_from_logits(logits_w_up, tau, valid)
+        self.record_pseudo_labels(x_w, pseudo_w, tau)
         labels_mix, conf_mix = mix(box, [pseudo_w.labels, pseudo_w.conf],
                                    [partner.labels, partner.conf])
         mask_mix = (conf_mix >= tau) & valid_mix

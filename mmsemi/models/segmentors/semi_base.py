@@ -1,6 +1,6 @@
 """Base wrapper that turns any mmseg segmentor into a semi-supervised one."""
 import copy
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -18,6 +18,27 @@ from ..utils.pseudo_label import PseudoLabels
 from .wrapped_cfg import UNSET, apply_segmentor_options
 
 SampleList = List[SegDataSample]
+
+
+class PseudoLabelRecord(NamedTuple):
+    """Detached CPU copy of one step's weak-view pseudo-labels, kept only
+    for visualisation (:class:`PseudoLabelVisualizationHook`).
+
+    Attributes:
+        images (Tensor): Normalised weak views ``(n, C, H, W)`` float, as
+            the model received them.
+        labels (Tensor): Pseudo-labels ``(n, H, W)`` long.
+        conf (Tensor): Confidences ``(n, H, W)`` float.
+        mask (Tensor): Pixels trained on ``(n, H, W)`` bool.
+        threshold (float, optional): Confidence threshold of the step; None
+            when it is not one number (a per-image threshold).
+    """
+
+    images: Tensor
+    labels: Tensor
+    conf: Tensor
+    mask: Tensor
+    threshold: Optional[float]
 
 
 @MODELS.register_module()
@@ -61,6 +82,13 @@ class SemiBaseSegmentor(BaseSegmentor):
         # 'eval': teacher BN uses running stats and dropout is off;
         # 'train': the teacher runs in train mode (U2PL, CSS).
         teacher_mode='eval')
+
+    #: Number of images :meth:`record_pseudo_labels` copies in the coming
+    #: steps; 0 (the default) records nothing. Set by
+    #: :class:`PseudoLabelVisualizationHook` before the steps it logs.
+    pseudo_label_record_request: int = 0
+    #: The latest record, or None.
+    pseudo_label_record: Optional[PseudoLabelRecord] = None
 
     def __init__(self,
                  segmentor: dict,
@@ -260,6 +288,33 @@ class SemiBaseSegmentor(BaseSegmentor):
             losses.update(
                 student._auxiliary_head_forward_train(feats, samples))
         return losses
+
+    def record_pseudo_labels(self, images: Tensor, pseudo: PseudoLabels,
+                             threshold: Union[float, Tensor]) -> None:
+        """Keep the weak view and its pseudo-labels for visualisation.
+
+        Every method calls this once per step, right after computing the
+        weak-view pseudo-labels. It does nothing unless
+        :attr:`pseudo_label_record_request` asks for images, so ordinary
+        steps pay no copy and no device synchronisation.
+
+        Args:
+            images (Tensor): Normalised weak views ``(N, C, H, W)``.
+            pseudo (PseudoLabels): Their pseudo-labels, each ``(N, H, W)``;
+                ``mask`` holds the pixels the unsupervised loss trains on.
+            threshold (float | Tensor): Confidence threshold used for
+                ``mask``; a 0-d tensor is read, any other tensor is not.
+        """
+        num = int(self.pseudo_label_record_request)
+        if num <= 0:
+            return
+        if isinstance(threshold, Tensor):
+            threshold = float(threshold) if threshold.dim() == 0 else None
+        self.pseudo_label_record = PseudoLabelRecord(
+            *(t[:num].detach().cpu()
+              for t in (images.float(), pseudo.labels, pseudo.conf.float(),
+                        pseudo.mask)),
+            threshold=threshold)
 
     @staticmethod
     def pseudo_label_diagnostics(pseudo: PseudoLabels, valid: Tensor,

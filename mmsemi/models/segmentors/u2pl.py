@@ -222,6 +222,7 @@ class U2PL(SemiBaseSegmentor):
 
         # 1. eval-mode teacher pseudo-labels on the clean images
         pseudo = self._teacher_pseudo_labels(x_u, valid)
+        self.record_pseudo_labels(x_u, pseudo, 0.0)
         # 2. CutMix with partner (i + 1) mod B
         box = self._cutmix_box(num_u, *size, device=x_u.device)
         src = [x_u, pseudo.labels, pseudo.conf, valid]

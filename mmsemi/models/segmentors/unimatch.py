@@ -83,6 +83,7 @@ class UniMatch(SemiBaseSegmentor):
         pseudo = pseudo_labels_from_logits(
             self.upsample_logits(logits_w.detach(), size), cfg['conf_thresh'],
             valid)
+        self.record_pseudo_labels(x_w, pseudo, cfg['conf_thresh'])
 
         losses = self.supervised_loss(
             logits_l, [f[:num_l] for f in feats], data_samples['sup'])
