@@ -22,7 +22,8 @@ import os.path as osp
 import time
 from colorsys import hsv_to_rgb
 from functools import partial
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import (Callable, Dict, List, NamedTuple, Optional, Sequence,
+                    Tuple)
 
 import cv2
 import numpy as np
@@ -72,22 +73,55 @@ def _polygon_area(poly: np.ndarray) -> float:
 
 _CIRCLE = _unit_polygon(48, [1.0])
 _RING_HOLE = (0.45, 0.65)  # inner radius of a ring relative to the outer one
-# Polygons of the filled classes (ring is a circle with a hole, see below).
-_SHAPES = {
-    'circle': _CIRCLE,
-    'square': _unit_polygon(4, [1.0], phase=np.pi / 4),
-    'triangle': _unit_polygon(3, [1.0]),
-    'star': _unit_polygon(10, [1.0, 0.42]),
-    'cross': _cross_polygon(0.3),
-}
-_UNIT_AREAS = {name: _polygon_area(poly) for name, poly in _SHAPES.items()}
-_UNIT_AREAS['ring'] = _UNIT_AREAS['circle'] * (1 - np.mean(_RING_HOLE)**2)
-# Radius factors that give every class the same mean area as a square, so
-# object size carries no class information.
-_RADIUS_FACTOR = {
-    name: float(np.sqrt(_UNIT_AREAS['square'] / area))
-    for name, area in _UNIT_AREAS.items()
-}
+
+#: ``(polygon, value)`` pairs filled in order (value 0 cuts a hole).
+Strokes = List[Tuple[np.ndarray, int]]
+
+
+class ShapeSet(NamedTuple):
+    """A catalogue of shape classes for :func:`render_toy_image`.
+
+    ``classes[0]`` is the background; ``strokes[name](rng)`` gives the
+    unit-radius strokes of one instance (it may draw from ``rng``, after
+    the pose); ``radius_factor[name]`` scales the radius so that every class
+    has the same mean area and object size carries no class information.
+    """
+    classes: Tuple[str, ...]
+    strokes: Dict[str, Callable[[np.random.Generator], Strokes]]
+    radius_factor: Dict[str, float]
+
+
+def _fixed(poly: np.ndarray) -> Callable[[np.random.Generator], Strokes]:
+    return lambda rng: [(poly, 1)]
+
+
+def _shape_set(classes: Sequence[str],
+               strokes: Dict[str, Callable[[np.random.Generator], Strokes]],
+               unit_areas: Dict[str, float]) -> ShapeSet:
+    reference = _polygon_area(_unit_polygon(4, [1.0], phase=np.pi / 4))
+    factor = {name: float(np.sqrt(reference / area))
+              for name, area in unit_areas.items()}
+    return ShapeSet(tuple(classes), strokes, factor)
+
+
+def _toy_shapes() -> ShapeSet:
+    """The six ToyShapes classes."""
+    polygons = {
+        'circle': _CIRCLE,
+        'square': _unit_polygon(4, [1.0], phase=np.pi / 4),
+        'triangle': _unit_polygon(3, [1.0]),
+        'star': _unit_polygon(10, [1.0, 0.42]),
+        'cross': _cross_polygon(0.3),
+    }
+    strokes = {name: _fixed(poly) for name, poly in polygons.items()}
+    strokes['ring'] = lambda rng: [(_CIRCLE, 1),
+                                   (_CIRCLE * rng.uniform(*_RING_HOLE), 0)]
+    areas = {name: _polygon_area(poly) for name, poly in polygons.items()}
+    areas['ring'] = areas['circle'] * (1 - np.mean(_RING_HOLE)**2)
+    return _shape_set(TOY_SHAPES_CLASSES, strokes, areas)
+
+
+TOY_SHAPE_SET = _toy_shapes()
 
 
 def _grid(size: int) -> Grid:
@@ -143,15 +177,19 @@ def _texture(rng: np.random.Generator, grid: Grid, c1: np.ndarray,
     return tex
 
 
-def _shape_mask(rng: np.random.Generator, cls: int,
-                size: int) -> Tuple[np.ndarray, Tuple[float, float], float]:
-    """Rasterise class ``cls`` at a random pose.
+def _shape_mask(
+        rng: np.random.Generator,
+        cls: int,
+        size: int,
+        shapes: ShapeSet = TOY_SHAPE_SET
+) -> Tuple[np.ndarray, Tuple[float, float], float]:
+    """Rasterise class ``cls`` of ``shapes`` at a random pose.
 
     Returns:
         tuple: mask (H, W) bool, centre (y, x), radius in pixels.
     """
-    name = TOY_SHAPES_CLASSES[cls]
-    radius = rng.uniform(*_RADIUS_RANGE) * size * _RADIUS_FACTOR[name]
+    name = shapes.classes[cls]
+    radius = rng.uniform(*_RADIUS_RANGE) * size * shapes.radius_factor[name]
     center = rng.uniform(0.5 * radius, size - 0.5 * radius, 2)  # (y, x)
     aspect = np.exp(rng.uniform(-0.25, 0.25))
     angle = rng.uniform(0, 2 * np.pi)
@@ -169,11 +207,8 @@ def _shape_mask(rng: np.random.Generator, cls: int,
             shift=4)
 
     mask = np.zeros((size, size), dtype=np.uint8)
-    if name == 'ring':
-        draw(_CIRCLE, 1)
-        draw(_CIRCLE * rng.uniform(*_RING_HOLE), 0)
-    else:
-        draw(_SHAPES[name], 1)
+    for poly, value in shapes.strokes[name](rng):
+        draw(poly, value)
     return mask.astype(bool), (float(center[0]), float(center[1])), radius
 
 
@@ -205,12 +240,13 @@ def _background(rng: np.random.Generator, grid: Grid) -> np.ndarray:
 def _place_object(rng: np.random.Generator,
                   size: int,
                   visible: List[Tuple[np.ndarray, int]],
+                  shapes: ShapeSet,
                   tries: int = 10) -> Optional[tuple]:
     """Sample a shape that leaves every earlier object mostly visible."""
     min_pixels = max(4, int(0.002 * size * size))
     for _ in range(tries):
-        cls = int(rng.integers(1, len(TOY_SHAPES_CLASSES)))
-        mask, center, radius = _shape_mask(rng, cls, size)
+        cls = int(rng.integers(1, len(shapes.classes)))
+        mask, center, radius = _shape_mask(rng, cls, size, shapes)
         if mask.sum() < min_pixels:
             continue
         if all((vis & ~mask).sum() >= _MIN_VISIBLE * full
@@ -219,17 +255,20 @@ def _place_object(rng: np.random.Generator,
     return None
 
 
-def render_toy_image(rng: np.random.Generator,
-                     size: int = 96) -> Tuple[np.ndarray, np.ndarray]:
+def render_toy_image(
+        rng: np.random.Generator,
+        size: int = 96,
+        shapes: ShapeSet = TOY_SHAPE_SET) -> Tuple[np.ndarray, np.ndarray]:
     """Render one image and its label map.
 
     Args:
         rng: the image's random generator (all randomness comes from it).
         size: height and width in pixels.
+        shapes: the shape classes (default: ToyShapes').
 
     Returns:
         tuple: image (H, W, 3) uint8 RGB, label (H, W) uint8 in
-        [0, len(TOY_SHAPES_CLASSES)).
+        [0, len(shapes.classes)).
     """
     grid = _grid(size)
     img = _background(rng, grid)
@@ -237,7 +276,7 @@ def render_toy_image(rng: np.random.Generator,
     bg_mean = img.reshape(-1, 3).mean(axis=0)
     visible: List[Tuple[np.ndarray, int]] = []
     for _ in range(rng.integers(_MIN_OBJECTS, _MAX_OBJECTS + 1)):
-        placed = _place_object(rng, size, visible)
+        placed = _place_object(rng, size, visible, shapes)
         if placed is None:
             continue
         cls, mask, center, radius = placed
@@ -301,7 +340,8 @@ def generate_toy_shapes(out_dir: str,
                         num_val: int = 300,
                         size: int = 96,
                         seed: int = 0,
-                        splits: Sequence[str] = ('1_16', '1_8', '1_4', '1_2'),
+                        splits: Sequence[str] = ('1_64', '1_32', '1_16',
+                                                 '1_8', '1_4', '1_2'),
                         nproc: int = 2) -> Dict[str, object]:
     """Generate the ToyShapes dataset in VOC layout below ``out_dir``.
 

@@ -30,7 +30,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--splits',
         nargs='+',
-        default=['1_16', '1_8', '1_4', '1_2'],
+        default=['1_64', '1_32', '1_16', '1_8', '1_4', '1_2'],
         help='fractional splits of the train images')
     parser.add_argument('--nproc', type=int, default=2)
     parser.add_argument(
