@@ -5,12 +5,15 @@ so configs only need ``custom_imports=dict(imports=['mmsemi'])``, and makes
 ``mmsemi::`` base-config references resolvable.
 """
 from .version import __version__, version_info
-from .utils.checkpoint import register_trusted_local_loader
+from .utils.checkpoint import (register_package_checkpoints,
+                               register_trusted_local_loader)
 from .utils.config_lookup import register_config_lookup
 
 from . import datasets, engine, models  # noqa: F401,E402
 
 register_trusted_local_loader()
+# `mmsemi://NAME` for the weights shipped in mmsemi/checkpoints.
+register_package_checkpoints()
 # `_base_ = ['mmsemi::...']` in configs (mmsemi/utils/config_lookup.py).
 register_config_lookup()
 

@@ -1,5 +1,7 @@
 # Copyright (c) mmsemi contributors. All rights reserved.
-from .checkpoint import load_from_local_trusted, register_trusted_local_loader
+from .checkpoint import (load_from_local_trusted, package_checkpoint_path,
+                         register_package_checkpoints,
+                         register_trusted_local_loader)
 from .config_lookup import register_config_lookup
 from .dist import setup_cpu_distributed
 
@@ -20,7 +22,8 @@ def register_all_modules(init_default_scope: bool = True) -> None:
 
 
 __all__ = [
-    'load_from_local_trusted', 'register_all_modules',
+    'load_from_local_trusted', 'package_checkpoint_path',
+    'register_all_modules', 'register_package_checkpoints',
     'register_config_lookup', 'register_trusted_local_loader',
     'setup_cpu_distributed'
 ]

@@ -18,6 +18,11 @@ training outputs (or files the user deliberately put on disk), the same trust
 model as before torch 2.6. Remote schemes (``http(s)://``,
 ``open-mmlab://``, ``torchvision://``) are left untouched: they download
 plain state dicts, which load fine with ``weights_only=True``.
+
+``register_package_checkpoints`` adds the ``mmsemi://NAME`` scheme for the
+weights that ship inside the package (``mmsemi/checkpoints/NAME``, e.g. the
+toy demo's stand-in backbone), so a config can name them wherever mmsemi is
+installed; they are plain state dicts, loaded with ``weights_only=True``.
 """
 import os.path as osp
 from typing import Any, Callable, Optional, Union
@@ -27,6 +32,9 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 # The empty prefix is mmengine's catch-all scheme for local file paths.
 LOCAL_SCHEME = ''
+PACKAGE_SCHEME = 'mmsemi://'
+PACKAGE_CHECKPOINT_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'checkpoints')
 
 MapLocation = Optional[Union[str, torch.device, Callable, dict]]
 
@@ -66,3 +74,33 @@ def register_trusted_local_loader() -> None:
     """
     CheckpointLoader.register_scheme(
         prefixes=LOCAL_SCHEME, loader=load_from_local_trusted, force=True)
+
+
+def package_checkpoint_path(name: str) -> str:
+    """Local path of ``mmsemi://NAME`` (a file of ``mmsemi/checkpoints``).
+
+    Raises:
+        FileNotFoundError: naming the reference and the path looked at.
+    """
+    if name.startswith(PACKAGE_SCHEME):
+        name = name[len(PACKAGE_SCHEME):]
+    path = osp.join(PACKAGE_CHECKPOINT_DIR, name)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{PACKAGE_SCHEME}{name}: no such checkpoint in the mmsemi '
+            f'package ({path} does not exist)')
+    return path
+
+
+def load_from_mmsemi_package(filename: str,
+                             map_location: MapLocation = None) -> Any:
+    """Load ``mmsemi://NAME``, a plain state dict shipped with mmsemi."""
+    return torch.load(package_checkpoint_path(filename),
+                      map_location=map_location, weights_only=True)
+
+
+def register_package_checkpoints() -> None:
+    """Make ``mmsemi://NAME`` loadable by mmengine (``init_cfg`` of type
+    ``Pretrained``, ``load_from``, ``load_checkpoint``). Idempotent."""
+    CheckpointLoader.register_scheme(
+        prefixes=PACKAGE_SCHEME, loader=load_from_mmsemi_package, force=True)

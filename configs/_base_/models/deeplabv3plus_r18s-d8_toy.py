@@ -1,6 +1,7 @@
 # A slim DeepLabV3+ for the embedded demo on CPU: ResNet-18 (deep stem) with
 # a quarter of the channels, output stride 8, the UniMatch-style head with
-# small dilations for 10x10 feature maps, plain BN.
+# small dilations for 10x10 feature maps, plain BN; the backbone starts from
+# the shipped stand-in weights.
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -25,7 +26,13 @@ model = dict(
         norm_cfg=norm_cfg,
         norm_eval=False,
         style='pytorch',
-        contract_dilation=True),
+        contract_dilation=True,
+        # The stand-in for ImageNet weights: this backbone pretrained on 12
+        # shapes that are not ToyShapes classes (shipped with mmsemi, see
+        # tools/misc/pretrain_standin_backbone.py).
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='mmsemi://standin_r18s_shapes12.pth')),
     decode_head=dict(
         type='SemiDeepLabV3PlusHead',
         in_channels=[16, 128],

@@ -1,0 +1,115 @@
+"""The stand-in backbone's pretraining task is disjoint from ToyShapes, and
+the shipped weights match their manifest and load into the toy backbone."""
+import hashlib
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmseg.registry import MODELS
+
+import mmsemi  # noqa: F401
+from mmsemi.datasets import toy_shapes
+from mmsemi.datasets.standin_shapes import (MIN_VISIBLE_PIXELS,
+                                            STANDIN_CLASSES,
+                                            STANDIN_SHAPE_SET,
+                                            STANDIN_SPLIT_CODES,
+                                            check_disjoint_from_toy_shapes,
+                                            render_standin_sample,
+                                            standin_rng)
+from mmsemi.utils import package_checkpoint_path
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOY_MODEL = osp.join(REPO, 'configs', '_base_', 'models',
+                     'deeplabv3plus_r18s-d8_toy.py')
+WEIGHTS = 'standin_r18s_shapes12.pth'
+
+
+def test_class_sets_are_disjoint():
+    check_disjoint_from_toy_shapes()
+    assert len(STANDIN_CLASSES) == 12
+    assert not set(STANDIN_CLASSES) & set(toy_shapes.TOY_SHAPES_CLASSES)
+    assert STANDIN_SHAPE_SET.classes[1:] == STANDIN_CLASSES
+
+
+def test_check_fails_on_a_shared_class(monkeypatch):
+    import mmsemi.datasets.standin_shapes as standin
+    monkeypatch.setattr(standin, 'STANDIN_CLASSES',
+                        STANDIN_CLASSES + ('star', ))
+    with pytest.raises(ValueError, match='star'):
+        standin.check_disjoint_from_toy_shapes()
+
+
+def test_no_toy_shapes_image_is_drawn():
+    """The pretraining RNG streams are not ToyShapes' train/val streams,
+    and its label maps only hold the 12 pretraining classes."""
+    assert not set(STANDIN_SPLIT_CODES.values()) & set(
+        toy_shapes._SPLIT_CODES.values())
+    for index in range(5):
+        ours = standin_rng(0, 'train', index).random(8)
+        for split in ('train', 'val'):
+            theirs = toy_shapes.image_rng(0, split, index).random(8)
+            assert not np.array_equal(ours, theirs)
+
+
+def test_targets_are_the_visible_classes():
+    for index in range(20):
+        rng = standin_rng(3, 'train', index)
+        _, label = toy_shapes.render_toy_image(rng, 64, STANDIN_SHAPE_SET)
+        img, target = render_standin_sample(3, 'train', index)
+        counts = np.bincount(label.ravel(), minlength=13)[1:]
+        assert img.shape == (64, 64, 3) and img.dtype == np.uint8
+        np.testing.assert_array_equal(target, counts >= MIN_VISIBLE_PIXELS)
+        assert 1 <= target.sum() <= 3
+
+
+def test_every_class_is_drawn_with_similar_area():
+    sizes = {name: [] for name in STANDIN_CLASSES}
+    for seed in range(40):
+        for cls, name in enumerate(STANDIN_CLASSES, start=1):
+            mask, _, _ = toy_shapes._shape_mask(
+                np.random.default_rng(seed), cls, 96, STANDIN_SHAPE_SET)
+            sizes[name].append(mask.sum())
+    means = np.array([np.mean(v) for v in sizes.values()])
+    assert means.min() > 0.7 * means.max(), dict(zip(sizes, means))
+
+
+def _manifest():
+    path = package_checkpoint_path(WEIGHTS)
+    with open(osp.splitext(path)[0] + '.json') as f:
+        return path, json.load(f)
+
+
+def test_shipped_weights_match_the_manifest():
+    path, manifest = _manifest()
+    with open(path, 'rb') as f:
+        assert hashlib.sha256(f.read()).hexdigest() == manifest['sha256']
+    assert manifest['classes'] == list(STANDIN_CLASSES)
+    assert manifest['file'] == WEIGHTS
+    for key in ('command', 'seed', 'steps'):
+        assert key in manifest
+    heldout = manifest['heldout']
+    assert heldout['num_images'] > 0
+    assert 0.5 < heldout['label_accuracy'] <= 1.0
+    assert osp.getsize(path) < 4 * 2**20
+
+
+def test_toy_model_loads_every_backbone_key():
+    """The toy model base loads the stand-in weights through init_cfg
+    (``mmsemi://``), into every backbone parameter and buffer."""
+    cfg = Config.fromfile(TOY_MODEL)
+    init = cfg.model.backbone.init_cfg
+    assert init.type == 'Pretrained' and init.checkpoint == 'mmsemi://' + \
+        WEIGHTS
+    state = torch.load(package_checkpoint_path(WEIGHTS), weights_only=True)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    backbone = model.backbone.state_dict()
+    assert set(backbone) == set(state)
+    for key, value in state.items():
+        torch.testing.assert_close(backbone[key], value.to(
+            backbone[key].dtype), msg=key)
