@@ -21,10 +21,9 @@ train_dataloader = dict(dataset=dict(datasets=[
 ]))
 max_iters = 200
 val_interval = 200
-# Trained from scratch: one lr for the whole network.
-optim_wrapper = dict(
-    optimizer=dict(lr=0.05),
-    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=1.0)}))
+# Fine-tuned from the stand-in backbone: backbone lr 0.005, 10x on the
+# decode head (the base schedule's ratio).
+optim_wrapper = dict(optimizer=dict(lr=0.005))
 param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
          by_epoch=False)

@@ -1,13 +1,19 @@
-"""The demo driver reads the final mIoU of each run and summarises arms."""
+"""The demo driver's protocol: same initial weights, same labeled split and
+labeled batch for every arm, best-of-run for the supervised arms and final
+mIoU for the semi-supervised ones, the gap to all labels, and reuse."""
 import importlib.util
 import json
 import os.path as osp
+import sys
 
 import pytest
+from mmengine.config import Config
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from ._helpers import REPO_ROOT, needs_toy_config, run_checked, \
+    subprocess_env
+
 spec = importlib.util.spec_from_file_location(
-    'run_demo', osp.join(ROOT, 'tools/misc/run_demo.py'))
+    'run_demo', osp.join(REPO_ROOT, 'tools/misc/run_demo.py'))
 run_demo = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(run_demo)
 
@@ -20,15 +26,19 @@ def _scalars(work_dir, stamp, records):
             f.write(json.dumps(record) + '\n')
 
 
-def test_final_miou_reads_last_validation_of_latest_run(tmp_path):
-    _scalars(tmp_path, '20260101_000000', [{'mIoU': 10.0, 'step': 5}])
+def test_supervised_reports_best_of_run_and_semi_the_final(tmp_path):
+    _scalars(tmp_path, '20260101_000000', [{'mIoU': 90.0, 'step': 5}])
     _scalars(tmp_path, '20260101_000100', [
-        {'loss': 1.0, 'step': 1}, {'mIoU': 20.5, 'step': 5},
+        {'loss': 1.0, 'step': 1}, {'mIoU': 40.5, 'step': 5},
         {'loss': 0.5, 'step': 6}, {'mIoU': 31.25, 'step': 10}])
+    # the latest run only
+    assert run_demo.reported_miou('supervised', str(tmp_path)) == (40.5, 5)
+    assert run_demo.reported_miou('all_labels', str(tmp_path)) == (40.5, 5)
+    assert run_demo.reported_miou('unimatch', str(tmp_path)) == (31.25, 10)
     assert run_demo.final_miou(str(tmp_path)) == 31.25
 
 
-def test_final_miou_without_validation_is_an_error(tmp_path):
+def test_missing_validation_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match='scalars.json'):
         run_demo.final_miou(str(tmp_path))
     _scalars(tmp_path, 'x', [{'loss': 1.0}])
@@ -36,63 +46,112 @@ def test_final_miou_without_validation_is_an_error(tmp_path):
         run_demo.final_miou(str(tmp_path))
 
 
-def test_summary_reports_mean_spread_and_margin():
-    rows = [
-        dict(arm='supervised', seed=0, iters=10, seconds=60, mIoU=30.0),
-        dict(arm='unimatch', seed=0, iters=3, seconds=61, mIoU=36.0),
-        dict(arm='supervised', seed=1, iters=10, seconds=59, mIoU=32.0),
-        dict(arm='unimatch', seed=1, iters=3, seconds=62, mIoU=34.0),
-    ]
-
-    class Args:
-        split, warmup_iters = '1_16', 100
-        arms = ('supervised', 'unimatch')
-
-    text = run_demo.summarise(rows, dict(seconds=30, mIoU=20.0), Args)
-    assert '| supervised | 31.00 | 30.00 | 32.00 |' in text
-    assert '| unimatch | 35.00 | 34.00 | 36.00 |' in text
-    assert 'UniMatch - supervised-only: +4.00 mIoU' in text
+def test_protocol_refuses_a_shorter_supervised_arm():
+    with pytest.raises(ValueError, match='at least as long'):
+        run_demo.check_protocol(run_demo.parse_args(
+            ['--iters', '100', '--sup-iters', '50']))
+    with pytest.raises(ValueError, match='never be validated'):
+        run_demo.check_protocol(run_demo.parse_args(
+            ['--iters', '10', '--sup-val-interval', '20']))
+    args = run_demo.parse_args(['--iters', '100', '--sup-val-interval', '50'])
+    run_demo.check_protocol(args)
+    assert args.sup_iters == 100
 
 
-def test_arms_point_at_the_requested_split():
-    opts = run_demo.semi_data_options('/d', '1_8')
-    assert 'train_dataloader.dataset.datasets.0.split_file=' \
-        'splits/1_8/labeled.txt' in opts
-    assert 'train_dataloader.dataset.datasets.1.split_file=' \
-        'splits/1_8/unlabeled.txt' in opts
-    assert 'train_dataloader.dataset.split_file=splits/1_8/labeled.txt' \
-        in run_demo.data_options('/d', '1_8')
+def _options(arm, args):
+    return dict(o.split('=', 1)
+                for o in run_demo.arm_options(arm, args, '/d')[1])
 
 
-def test_every_semi_arm_is_compared_with_supervised_only():
-    rows = [
-        dict(arm=arm, seed=seed, iters=5, seconds=60, mIoU=miou)
-        for arm, seed, miou in [('supervised', 0, 30.0), ('supervised', 1,
-                                                          32.0),
-                                ('corrmatch', 0, 33.0), ('corrmatch', 1,
-                                                         36.0),
-                                ('u2pl', 0, 29.0), ('u2pl', 1, 30.0)]
-    ]
+def test_every_arm_has_the_same_labels_batch_and_lr():
+    args = run_demo.parse_args(['--split', '1_32', '--labeled-batch', '3',
+                                '--iters', '40', '--sup-iters', '60'])
+    sup, semi = _options('supervised', args), _options('corrmatch', args)
+    upper = _options('all_labels', args)
+    assert sup['train_dataloader.dataset.split_file'] == \
+        semi['train_dataloader.dataset.datasets.0.split_file'] == \
+        'splits/1_32/labeled.txt'
+    assert semi['train_dataloader.dataset.datasets.1.split_file'] == \
+        'splits/1_32/unlabeled.txt'
+    assert upper['train_dataloader.dataset.split_file'] == \
+        run_demo.ALL_TRAIN
+    # labeled batch 3 everywhere: the semi arms add 3 unlabeled images
+    assert sup['train_dataloader.batch_size'] == '3'
+    assert semi['train_dataloader.sampler.batch_size'] == '6'
+    for options in (sup, semi, upper):
+        assert options['optim_wrapper.optimizer.lr'] == '0.005'
+        assert options['val_dataloader.dataset.data_root'] == '/d'
+    assert run_demo.arm_options('supervised', args, '/d')[0] == 60
+    assert run_demo.arm_options('u2pl', args, '/d')[0] == 40
+    assert _options('u2pl', args)['model.semi_train_cfg.max_iters'] == '40'
+    assert sup['default_hooks.checkpoint.save_best'] == 'mIoU'
 
-    class Args:
-        split, warmup_iters = '1_16', 100
-        arms = ('supervised', 'corrmatch', 'u2pl')
 
-    text = run_demo.summarise(rows, dict(seconds=30, mIoU=20.0), Args)
-    assert '| corrmatch | 34.50 | 33.00 | 36.00 |' in text
-    assert 'CorrMatch - supervised-only: +3.50 mIoU' in text
-    assert 'U2PL - supervised-only: -1.50 mIoU' in text
+def test_every_arm_starts_from_the_stand_in_weights():
+    """No arm overrides the backbone init of the toy model base."""
+    for arm, path in run_demo.CONFIGS.items():
+        cfg = Config.fromfile(path)
+        segmentor = cfg.model.get('segmentor', cfg.model)
+        assert segmentor.backbone.init_cfg.checkpoint == \
+            'mmsemi://standin_r18s_shapes12.pth', arm
+        assert 'load_from' not in ' '.join(run_demo.arm_options(
+            arm, run_demo.parse_args([]), '/d')[1])
 
 
-def test_u2pl_arm_spans_its_schedule_and_skips_the_burn_in():
-    class Args:
-        split, arms = '1_16', ('supervised', 'u2pl')
-        sup_iters, unimatch_iters, corrmatch_iters, u2pl_iters = 10, 8, 9, 7
+def test_summary_reports_mean_spread_gain_and_gap_closed():
+    rows = [dict(arm=arm, seed=seed, iters=10, seconds=60, mIoU=miou,
+                 at_iter=10)
+            for arm, seed, miou in [
+                ('supervised', 0, 30.0), ('supervised', 1, 32.0),
+                ('unimatch', 0, 36.0), ('unimatch', 1, 34.0),
+                ('all_labels', 0, 50.0), ('all_labels', 1, 52.0)]]
+    args = run_demo.parse_args(['--split', '1_16'])
+    text = run_demo.summarise(rows, args)
+    assert '| supervised-only | 2 | 31.00 | 30.00 | 32.00 | - | - | 60 |' \
+        in text
+    # (35 - 31) / (51 - 31) = 20 %
+    assert '| UniMatch | 2 | 35.00 | 34.00 | 36.00 | +4.00 | 20 % | 60 |' \
+        in text
 
-    settings = run_demo.arm_settings(Args, '/d')
-    assert list(settings) == ['supervised', 'u2pl']
-    config, iters, opts = settings['u2pl']
-    assert iters == 7 and config.endswith('u2pl_r18s_toyshapes-1_16.py')
-    assert 'model.semi_train_cfg.max_iters=7' in opts
-    assert 'model.semi_train_cfg.sup_only_iters=0' in opts
-    assert 'custom_hooks.0.begin_iter=0' in opts
+
+def test_finished_arm_is_reused_only_with_the_same_command(tmp_path):
+    row = dict(arm='unimatch', command=['a', 'b'], mIoU=1.0)
+    (tmp_path / 'result.json').write_text(json.dumps(row))
+    assert run_demo.load_result(str(tmp_path), ['a', 'b']) == row
+    assert run_demo.load_result(str(tmp_path), ['a', 'c']) is None
+
+
+@needs_toy_config
+def test_tiny_demo_run(toy_data_root, tmp_path):
+    """Two arms for a few iterations through the real driver: the
+    supervised score is the best of its validations, the semi-supervised
+    one its final validation, both from the same split and weights, and
+    the picture is written."""
+    work_dir = tmp_path / 'demo'
+    data_root = osp.join(toy_data_root, 'data', 'toyshapes')
+    run_checked([
+        sys.executable, osp.join(REPO_ROOT, 'tools/misc/run_demo.py'),
+        '--data-root', data_root, '--work-dir', str(work_dir),
+        '--split', '1_2', '--arms', 'supervised', 'unimatch',
+        '--no-upper-bound', '--iters', '2', '--sup-iters', '4',
+        '--sup-val-interval', '2', '--picture-images', '2'
+    ], cwd=toy_data_root, env=subprocess_env(), timeout=900)
+    summary = json.loads((work_dir / 'summary.json').read_text())
+    runs = {r['arm']: r for r in summary['runs']}
+    sup_vals = run_demo.validations(str(work_dir / 'supervised_seed0'))
+    assert [s for s, _ in sup_vals] == [2, 4]
+    assert runs['supervised']['mIoU'] == max(m for _, m in sup_vals)
+    assert runs['unimatch']['mIoU'] == \
+        run_demo.final_miou(str(work_dir / 'unimatch_seed0'))
+    assert runs['unimatch']['iters'] == 2
+    assert runs['supervised']['iters'] == 4
+    for arm in ('supervised', 'unimatch'):
+        cfg = Config.fromfile(run_demo.arm_checkpoint(runs[arm])[0])
+        seg = cfg.model.get('segmentor', cfg.model)
+        assert seg.backbone.init_cfg.checkpoint == \
+            'mmsemi://standin_r18s_shapes12.pth'
+        labeled = cfg.train_dataloader.dataset
+        labeled = labeled.datasets[0] if 'datasets' in labeled else labeled
+        assert labeled.split_file == 'splits/1_2/labeled.txt'
+    assert (work_dir / 'demo.png').stat().st_size > 10000
+    assert 'UniMatch' in (work_dir / 'summary.md').read_text()
