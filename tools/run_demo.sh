@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's main job on a fresh machine: set up the environment, generate
-# the ToyShapes demo data, train supervised-only, UniMatch, CorrMatch and U2PL
-# on its 1/16 labeled split on the CPU and print the comparison table.
+# the ToyShapes demo data, train supervised-only, UniMatch, CorrMatch, U2PL
+# and an all-labels arm on its 1/64 labeled split on the CPU from the shipped
+# stand-in backbone, print the comparison table and draw the picture.
 #
-#   bash tools/run_demo.sh [run_demo.py args]     # e.g. --seeds 0 1 2
+#   bash tools/run_demo.sh [run_demo.py args]     # e.g. --seeds 0 1
 #
 # MMSEMI_SKIP_SETUP=1 skips the setup step.
 set -euo pipefail

@@ -96,6 +96,9 @@ def test_mmseg_inferencer_matches_inference_model(u2pl_checkpoint):
 
 def _pretrained_u2pl_cfg() -> Config:
     cfg = Config.fromfile(U2PL_TOY)
+    # `pretrained` replaces the toy base's stand-in init_cfg (ResNet
+    # accepts only one of them).
+    cfg.model.segmentor.backbone.init_cfg = None
     cfg.model.segmentor.pretrained = 'no/such/weights.pth'
     cfg.model.segmentor.decode_head.init_cfg = [
         dict(type='Pretrained', checkpoint='no/such/head.pth'),

@@ -72,12 +72,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--labeled-batch', type=int, default=4,
                         help='labeled images per step, every arm (the '
                         'semi-supervised arms add as many unlabeled)')
-    parser.add_argument('--iters', type=int, default=1200,
+    parser.add_argument('--iters', type=int, default=3600,
                         help='iterations of every semi-supervised arm')
     parser.add_argument('--sup-iters', type=int, default=None,
                         help='iterations of the supervised arms (default '
                         'and minimum: --iters)')
-    parser.add_argument('--sup-val-interval', type=int, default=200,
+    parser.add_argument('--sup-val-interval', type=int, default=300,
                         help='validation interval of the supervised arms '
                         '(best-of-run)')
     parser.add_argument('--lr', type=float, default=0.005,
