@@ -27,6 +27,9 @@ def _config(work_dir: str) -> Config:
                                         interval=1000, save_last=False)
     cfg.default_hooks.pseudo_labels.update(interval=2, max_images=ROWS)
     cfg.work_dir = work_dir
+    # A new visualizer instance: an earlier in-process Runner's instance of
+    # the same name would keep writing to that run's folder.
+    cfg.visualizer.name = f'visualizer_{osp.basename(work_dir)}'
     return cfg
 
 
