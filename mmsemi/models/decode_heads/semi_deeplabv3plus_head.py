@@ -61,8 +61,11 @@ class SemiDeepLabV3PlusHead(BaseDecodeHead):
     """
 
     #: Named feature points for ``decode_with_features(prefer=...)``:
-    #: 'aspp' is the projected ASPP output before the fusion with ``c1``.
-    feature_points = {'aspp': 'aspp_project'}
+    #: 'aspp' is the projected ASPP output before the fusion with ``c1``;
+    #: 'fusion_input' the concatenation ``[c1_reduce(c1), up(aspp)]`` that
+    #: enters ``fuse`` (the official DeepLabV3+ classifier input, 304
+    #: channels in ReCo/CSS).
+    feature_points = {'aspp': 'aspp_project', 'fusion_input': 'fusion_input'}
 
     def __init__(self,
                  dilations: Sequence[int] = (1, 12, 24, 36),
@@ -97,6 +100,10 @@ class SemiDeepLabV3PlusHead(BaseDecodeHead):
         self.aspp_project = ConvModule(
             self.channels * len(branches), self.channels, 1, **conv_kwargs)
         self.c1_reduce = ConvModule(c1_in, c1_channels, 1, **conv_kwargs)
+        # identity marking the 'fusion_input' feature point
+        self.fusion_input = nn.Identity()
+        self.feature_channels = {'aspp': self.channels,
+                                 'fusion_input': self.channels + c1_channels}
         self.fuse = nn.Sequential(
             conv3x3(self.channels + c1_channels, self.channels, 3, padding=1,
                     **conv_kwargs),
@@ -107,7 +114,8 @@ class SemiDeepLabV3PlusHead(BaseDecodeHead):
         aspp = torch.cat([branch(c4) for branch in self.aspp], dim=1)
         high = resize(self.aspp_project(aspp), size=c1.shape[2:],
                       mode='bilinear', align_corners=self.align_corners)
-        return self.fuse(torch.cat([self.c1_reduce(c1), high], dim=1))
+        return self.fuse(
+            self.fusion_input(torch.cat([self.c1_reduce(c1), high], dim=1)))
 
     def forward_features(self, inputs: Sequence[Tensor]) -> Tensor:
         """Decoder features before the classifier, ``(N, channels, h, w)``

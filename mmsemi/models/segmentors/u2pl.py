@@ -1,7 +1,7 @@
 """U2PL: semi-supervised semantic segmentation using unreliable
 pseudo-labels (Wang et al., CVPR 2022)."""
 import copy
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 import torch
 from torch import Tensor
@@ -10,10 +10,10 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType, OptMultiConfig
 
 from ..losses.masked_losses import masked_cross_entropy
-from ..utils.decode_head_streams import decode_with_features
 from ..utils.entropy_partition import drop_rate_at, reliable_mask
 from ..utils.mixing import cutmix_boxes, mix
 from ..utils.pseudo_label import PseudoLabels, pseudo_labels_from_logits
+from .rep_head_mixin import RepHeadMixin
 from .semi_base import SampleList, SemiBaseSegmentor
 
 try:  # written in parallel; the contrastive term is skipped without it
@@ -25,7 +25,7 @@ ENTROPY_SOURCES = ('teacher_train_mixed', )
 
 
 @MODELS.register_module()
-class U2PL(SemiBaseSegmentor):
+class U2PL(RepHeadMixin, SemiBaseSegmentor):
     """U2PL on top of any mmseg encoder-decoder (any ``BaseDecodeHead``).
 
     A representation head (:class:`ProjectionHead`, ``rep_head``) is
@@ -124,16 +124,7 @@ class U2PL(SemiBaseSegmentor):
         if not cfg['use_teacher']:
             raise ValueError('U2PL needs a teacher (use_teacher=True)')
         self.check_choices(entropy_source=ENTROPY_SOURCES)
-        rep_cfg = dict(copy.deepcopy(cfg['rep_head']))
-        rep_cfg.setdefault('in_channels',
-                           self.student.decode_head.conv_seg.in_channels)
-        head_norm = getattr(self.student.decode_head, 'norm_cfg', None)
-        if head_norm is not None:
-            rep_cfg.setdefault('norm_cfg', copy.deepcopy(head_norm))
-        # The same head on both segmentors so that the EMA pairs them.
-        self.student.rep_head = MODELS.build(copy.deepcopy(rep_cfg))
-        self.teacher.rep_head = MODELS.build(copy.deepcopy(rep_cfg))
-        self.teacher.requires_grad_(False)
+        rep_cfg = self.build_rep_heads(cfg['rep_head'])
         self.contrast_loss = None
         if CategoryQueueInfoNCELoss is not None and \
                 cfg['contrast_weight'] > 0:
@@ -162,17 +153,6 @@ class U2PL(SemiBaseSegmentor):
         """``alpha_t`` (a fraction) at ``cur_iter``."""
         return drop_rate_at(self.progress(cur_iter),
                             self.semi_train_cfg['alpha0'])
-
-    def _student_forward(self, x: Tensor):
-        feats = self.student.extract_feat(x)
-        dec, logits = decode_with_features(self.student.decode_head, feats)
-        return feats, logits, self.student.rep_head(dec)
-
-    @torch.no_grad()
-    def _teacher_forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
-        dec, logits = decode_with_features(self.teacher.decode_head,
-                                           self.teacher.extract_feat(x))
-        return logits, self.teacher.rep_head(dec)
 
     @torch.no_grad()
     def _teacher_pseudo_labels(self, x_u: Tensor,
@@ -207,7 +187,7 @@ class U2PL(SemiBaseSegmentor):
 
         if cur_iter < cfg['sup_only_iters']:
             # Supervised warm-up: the unlabeled batch is ignored.
-            feats, logits, rep = self._student_forward(x_l)
+            feats, logits, rep = self.student_forward(x_l)
             losses = self.add_prefix(
                 self.supervised_loss(logits, feats, sup_samples), 'sup')
             zero = 0.0 * (logits.sum() + rep.sum())
@@ -234,14 +214,14 @@ class U2PL(SemiBaseSegmentor):
 
         # 3. student on labeled + mixed unlabeled, one pass
         x_all = torch.cat([x_l, x_mix])
-        feats, logits, rep = self._student_forward(x_all)
+        feats, logits, rep = self.student_forward(x_all)
         logits_l, logits_u = logits.split([num_l, num_u])
         losses = self.add_prefix(
             self.supervised_loss(logits_l, [f[:num_l] for f in feats],
                                  sup_samples), 'sup')
 
         # 4. train-mode teacher on the same batch (entropy, probs, rep)
-        logits_t, rep_t = self._teacher_forward(x_all)
+        logits_t, rep_t = self.teacher_forward(x_all)
         probs_t = logits_t.float().softmax(dim=1)
         probs_u_full = self.upsample_logits(
             logits_t[num_l:].float(), size).softmax(dim=1)

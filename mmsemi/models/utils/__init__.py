@@ -1,8 +1,10 @@
 from .decode_head_streams import (check_segmentor, decode_with_features,
-                                  decode_with_perturbation)
+                                  decode_with_perturbation,
+                                  decoder_feature_channels)
 from .dynamic_threshold import DynamicThreshold
 from .entropy_partition import (drop_rate_at, entropy, masked_percentile,
                                 reliable_mask)
+from .joint_augment import JointAugmentParams, joint_geometric_augment
 from .mixing import classmix_masks, cutmix_boxes, mix
 from .pseudo_label import PseudoLabels, pseudo_labels_from_logits
 from .region_propagation import (correlation_shapes, propagate_regions,
@@ -11,11 +13,13 @@ from .region_propagation import (correlation_shapes, propagate_regions,
 from .tiled_region_propagation import propagate_regions_tiled
 
 __all__ = [
-    'check_segmentor', 'decode_with_features', 'decode_with_perturbation',
+    'check_segmentor', 'decode_with_features', 'decoder_feature_channels',
+    'decode_with_perturbation',
     'classmix_masks', 'cutmix_boxes', 'mix', 'PseudoLabels',
     'pseudo_labels_from_logits', 'DynamicThreshold', 'sample_shape_rows',
     'correlation_shapes', 'restrict_shapes', 'propagate_regions',
     'propagate_regions_reference', 'propagate_regions_tiled',
     'entropy', 'drop_rate_at',
-    'masked_percentile', 'reliable_mask'
+    'masked_percentile', 'reliable_mask', 'JointAugmentParams',
+    'joint_geometric_augment'
 ]

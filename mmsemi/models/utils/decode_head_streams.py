@@ -163,6 +163,24 @@ def feature_point_module(head: nn.Module,
     return None
 
 
+def decoder_feature_channels(head: nn.Module,
+                             prefer: Sequence[str] = ()) -> int:
+    """Channels of the features :func:`decode_with_features` returns for
+    ``prefer``: a named point's (``feature_channels`` of the head, or the
+    ``out_channels`` of the point's conv), else the classifier input's."""
+    points = getattr(head, 'feature_points',
+                     STOCK_FEATURE_POINTS.get(type(head).__name__, {}))
+    for name in prefer:
+        if name in points:
+            declared = getattr(head, 'feature_channels', {})
+            if name in declared:
+                return declared[name]
+            module = head.get_submodule(points[name])
+            conv = getattr(module, 'conv', module)
+            return conv.out_channels
+    return head.conv_seg.in_channels
+
+
 @contextlib.contextmanager
 def _capture_output(module: nn.Module) -> Iterator[List[Tensor]]:
     captured: List[Tensor] = []

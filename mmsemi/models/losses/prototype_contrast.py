@@ -1,0 +1,286 @@
+"""Prototype contrastive loss of CSS (ReCo/PRCL lineage) with EMA class
+prototypes kept as buffers."""
+import math
+from typing import Dict, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine import dist
+from torch import Tensor
+
+from mmseg.registry import MODELS
+
+TILT_MODES = ('relative', 'absolute')
+
+
+def max_indicator(num_classes: int, temperature: float) -> float:
+    """Largest value ``softmax_c(cos / temperature)`` can take: one cosine
+    at 1, the ``C - 1`` others at -1."""
+    top = math.exp(1.0 / temperature)
+    return top / (top + (num_classes - 1) * math.exp(-1.0 / temperature))
+
+
+def prototype_similarity(rep: Tensor, prototypes: Tensor) -> Tensor:
+    """Cosine similarity ``(N, C, h, w)`` of embeddings ``(N, D, h, w)``
+    with prototypes ``(C, D)``; a zero prototype gives 0."""
+    return torch.einsum('ndhw,cd->nchw', F.normalize(rep, dim=1),
+                        F.normalize(prototypes, dim=1))
+
+
+class _GatherDot(torch.autograd.Function):
+    """``out[a, m] = anchors[a] . bank[index[a, m]]`` without keeping the
+    gathered ``(A, M, D)`` negatives: forward and backward run over chunks
+    of anchors and only ``anchors``, ``bank`` and ``index`` are saved.
+    ``bank`` is a detached constant (no gradient)."""
+
+    @staticmethod
+    def forward(ctx, anchors: Tensor, bank: Tensor, index: Tensor,
+                chunk: int) -> Tensor:
+        ctx.save_for_backward(bank, index)
+        ctx.chunk = chunk
+        out = anchors.new_empty(index.shape)
+        for start in range(0, index.shape[0], chunk):
+            sl = slice(start, start + chunk)
+            out[sl] = torch.einsum('ad,amd->am', anchors[sl],
+                                   bank[index[sl]])
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        bank, index = ctx.saved_tensors
+        grad_anchors = grad.new_empty(index.shape[0], bank.shape[1])
+        for start in range(0, index.shape[0], ctx.chunk):
+            sl = slice(start, start + ctx.chunk)
+            grad_anchors[sl] = torch.einsum('am,amd->ad', grad[sl],
+                                            bank[index[sl]])
+        return grad_anchors, None, None, None
+
+
+def gather_dot(anchors: Tensor, bank: Tensor, index: Tensor,
+               chunk: int = 64) -> Tensor:
+    """Dot products ``(A, M)`` of anchors ``(A, D)`` with the bank rows
+    ``index`` ``(A, M)`` of a constant bank ``(B, D)``."""
+    return _GatherDot.apply(anchors, bank.detach(), index, chunk)
+
+
+@MODELS.register_module()
+class PrototypeContrastLoss(nn.Module):
+    r"""Pixel-to-prototype contrastive loss with EMA class prototypes.
+
+    Prototypes ``P`` ``(C, D)`` are an EMA of per-class mean *raw*
+    embeddings of the valid pixels (synchronised over ranks): a class seen
+    for the first time is set to its mean, later
+    :math:`P_c \leftarrow m P_c + (1 - m)\,\bar z_c`. One call:
+
+    1. indicator :math:`q_i = \mathrm{softmax}_c(\cos(z_i, P_c)/\tau_{ind})`
+       with the *previous* prototypes (no gradient);
+    2. prototype update with the valid pixels;
+    3. for every class :math:`c \in K` (classes with a valid pixel here),
+       ``num_anchors`` anchors drawn with replacement from the hard pixels
+       :math:`H_c = \{i \in V_c: q_{i,c} < \delta_s\}` (the "tilt");
+    4. per anchor ``num_negatives`` negatives: class
+       :math:`j \sim \mathrm{softmax}_{j \in K \setminus c}
+       (\cos(P_c, P_j)/\tau)`, pixel uniform in :math:`V_j`;
+    5. :math:`\ell(a) = -\log \frac{e^{\cos(a, P_c)/\tau}}
+       {e^{\cos(a, P_c)/\tau} + \sum_m e^{\cos(a, n_m)/\tau}}`,
+       :math:`L = \frac{1}{|K|} \sum_{c \in K, H_c \neq \emptyset}
+       \mathrm{mean}_q \ell(a_{c,q})`; 0 (graph-connected) when
+       :math:`|K| \le 1`.
+
+    Tilt: with ``tilt='absolute'`` (official) :math:`\delta_s` is compared
+    with :math:`q_{i,c}` directly. Since :math:`q \le` :func:`max_indicator`
+    (0.732 for 21 classes at :math:`\tau_{ind} = 0.5`) the official
+    :math:`\delta_s = 0.8` keeps every pixel. ``tilt='relative'`` (default)
+    compares with :math:`\delta_s \cdot` ``max_indicator(C, tau_ind)``, the
+    same fraction of the attainable maximum, so the tilt selects.
+
+    Gradients flow into the anchors only (prototypes, negatives and the
+    indicator are detached). Negatives are dotted with the anchors chunk by
+    chunk (:func:`gather_dot`); nothing ``(Q, M, D)`` is kept for backward.
+
+    Args:
+        num_classes (int): C.
+        feat_dim (int): D.
+        num_anchors (int): Q anchors per class. Defaults to 256.
+        num_negatives (int): M negatives per anchor. Defaults to 512.
+        temperature (float): :math:`\tau` of the loss and of the negative
+            class distribution. Defaults to 0.5.
+        indicator_temperature (float): :math:`\tau_{ind}`. Defaults to 0.5.
+        hard_threshold (float): :math:`\delta_s`. Defaults to 0.8.
+        tilt (str): 'relative' or 'absolute' (official, inert with the
+            defaults). Defaults to 'relative'.
+        momentum (float): Prototype EMA decay. Defaults to 0.99.
+        loss_weight (float): Defaults to 1.0.
+        loss_name (str): Defaults to 'loss_contrast'.
+
+    Shapes: ``rep`` ``(N, D, h, w)``; ``labels`` ``(N, h, w)`` long;
+    ``valid`` ``(N, h, w)`` bool.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 feat_dim: int,
+                 num_anchors: int = 256,
+                 num_negatives: int = 512,
+                 temperature: float = 0.5,
+                 indicator_temperature: float = 0.5,
+                 hard_threshold: float = 0.8,
+                 tilt: str = 'relative',
+                 momentum: float = 0.99,
+                 loss_weight: float = 1.0,
+                 loss_name: str = 'loss_contrast') -> None:
+        super().__init__()
+        if tilt not in TILT_MODES:
+            raise ValueError(f'tilt must be one of {TILT_MODES}; got '
+                             f'{tilt!r}')
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f'momentum must lie in [0, 1); got {momentum}')
+        self.num_classes = num_classes
+        self.feat_dim = feat_dim
+        self.num_anchors = num_anchors
+        self.num_negatives = num_negatives
+        self.temperature = temperature
+        self.indicator_temperature = indicator_temperature
+        self.hard_threshold = hard_threshold
+        self.tilt = tilt
+        self.momentum = momentum
+        self.loss_weight = loss_weight
+        self._loss_name = loss_name
+        self.register_buffer('prototypes', torch.zeros(num_classes, feat_dim))
+        self.register_buffer('prototype_initialized',
+                             torch.zeros(num_classes, dtype=torch.bool))
+        #: statistics of the latest call (logged by the model)
+        self.last_stats: Dict[str, Tensor] = {}
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name
+
+    @property
+    def effective_hard_threshold(self) -> float:
+        """The value the indicator is compared with."""
+        if self.tilt == 'absolute':
+            return self.hard_threshold
+        return self.hard_threshold * max_indicator(
+            self.num_classes, self.indicator_temperature)
+
+    # ------------------------------------------------------------------
+    @torch.no_grad()
+    def indicator(self, rep: Tensor) -> Tensor:
+        """``softmax_c(cos(rep, P_c) / tau_ind)`` ``(N, C, h, w)``."""
+        sim = prototype_similarity(rep.detach().float(), self.prototypes)
+        return (sim / self.indicator_temperature).softmax(dim=1)
+
+    @torch.no_grad()
+    def class_sums(self, emb: Tensor,
+                   labels: Tensor) -> Tuple[Tensor, Tensor]:
+        """Per-class sums ``(C, D)`` and counts ``(C,)`` of embeddings
+        ``(P, D)`` with labels ``(P,)``, summed over all ranks."""
+        stats = emb.new_zeros(self.num_classes, self.feat_dim + 1)
+        stats[:, :-1].index_add_(0, labels, emb.float())
+        stats[:, -1] = torch.bincount(
+            labels, minlength=self.num_classes).to(stats.dtype)
+        if dist.get_world_size() > 1:
+            dist.all_reduce(stats, op='sum')
+        return stats[:, :-1], stats[:, -1]
+
+    @torch.no_grad()
+    def update_prototypes(self, emb: Tensor, labels: Tensor) -> None:
+        """EMA update with the valid embeddings ``(P, D)``, labels
+        ``(P,)``; identical on all ranks."""
+        sums, counts = self.class_sums(emb, labels)
+        seen = counts > 0
+        mean = sums / counts.clamp(min=1)[:, None]
+        ema = self.momentum * self.prototypes + (1 - self.momentum) * mean
+        new = torch.where(self.prototype_initialized[:, None], ema, mean)
+        self.prototypes.copy_(torch.where(seen[:, None], new,
+                                          self.prototypes))
+        self.prototype_initialized |= seen
+
+    # ------------------------------------------------------------------
+    def _uniform_in_class(self, cls: Tensor, offsets: Tensor,
+                          counts: Tensor) -> Tensor:
+        """A uniform index into the class-sorted pixels of class ``cls``
+        (any shape); classes without pixels give index -1."""
+        u = torch.rand(cls.shape, device=cls.device)
+        pick = offsets[cls] + (u * counts[cls]).long().clamp(
+            max=(counts[cls] - 1).clamp(min=0))
+        return torch.where(counts[cls] > 0, pick, torch.full_like(pick, -1))
+
+    def forward(self, rep: Tensor, labels: Tensor, valid: Tensor) -> Tensor:
+        num, dim, height, width = rep.shape
+        if dim != self.feat_dim:
+            raise ValueError(f'rep has {dim} channels; the loss was built '
+                             f'with feat_dim={self.feat_dim}')
+        if labels.shape != (num, height, width) or \
+                valid.shape != labels.shape:
+            raise ValueError(
+                'labels and valid must be (N, h, w) = '
+                f'{(num, height, width)}; got {tuple(labels.shape)} and '
+                f'{tuple(valid.shape)}')
+        cnum, q, m = self.num_classes, self.num_anchors, self.num_negatives
+        # 1. indicator with the previous prototypes
+        ind = self.indicator(rep)
+        flat = rep.permute(0, 2, 3, 1).reshape(-1, dim)
+        lab = labels.reshape(-1)
+        valid = valid.reshape(-1) & (lab >= 0) & (lab < cnum)
+        lab = torch.where(valid, lab, torch.zeros_like(lab))
+        own = ind.permute(0, 2, 3, 1).reshape(-1, cnum).gather(
+            1, lab[:, None])[:, 0]
+        hard = valid & (own < self.effective_hard_threshold)
+
+        # 2. prototype update (global)
+        self.update_prototypes(flat.detach()[valid], lab[valid])
+        protos = F.normalize(self.prototypes, dim=1)
+
+        # valid pixels sorted by class: offsets/counts per class
+        key = torch.where(valid, lab, torch.full_like(lab, cnum))
+        order = key.argsort(stable=True)
+        counts = torch.bincount(key, minlength=cnum + 1)[:cnum]
+        offsets = torch.cumsum(counts, 0) - counts
+        hard_key = torch.where(hard, lab, torch.full_like(lab, cnum))
+        hard_order = hard_key.argsort(stable=True)
+        hard_counts = torch.bincount(hard_key, minlength=cnum + 1)[:cnum]
+        hard_offsets = torch.cumsum(hard_counts, 0) - hard_counts
+        present = counts > 0
+        num_present = present.sum()
+
+        # 3. anchors: Q per class from its hard pixels, with replacement
+        classes = torch.arange(cnum, device=rep.device)
+        anchor_pos = self._uniform_in_class(
+            classes[:, None].expand(cnum, q), hard_offsets, hard_counts)
+        anchor_pix = hard_order[anchor_pos.clamp(min=0)]
+        anchors = F.normalize(flat[anchor_pix], dim=1)  # (C, Q, D)
+
+        # 4. negatives: class by prototype similarity, pixel uniform
+        logits_cls = protos @ protos.t() / self.temperature
+        allowed = present[None, :] & ~torch.eye(
+            cnum, dtype=torch.bool, device=rep.device)
+        logits_cls = logits_cls.masked_fill(~allowed, float('-inf'))
+        has_neg = allowed.any(dim=1)
+        probs = torch.where(has_neg[:, None], logits_cls.softmax(dim=1),
+                            torch.ones_like(logits_cls))
+        neg_cls = torch.multinomial(probs, q * m, replacement=True)
+        neg_pos = self._uniform_in_class(neg_cls, offsets, counts)
+        bank = F.normalize(flat.detach(), dim=1)
+        bank = torch.cat([bank, bank.new_zeros(1, dim)])
+        neg_pix = torch.where(neg_pos >= 0, order[neg_pos.clamp(min=0)],
+                              torch.full_like(neg_pos, bank.shape[0] - 1))
+
+        # 5. InfoNCE with the prototype as positive
+        pos = (anchors * protos[:, None, :]).sum(-1)  # (C, Q)
+        neg = gather_dot(anchors.reshape(cnum * q, dim), bank,
+                         neg_pix.reshape(cnum * q, m)).reshape(cnum, q, m)
+        logits = torch.cat([pos[..., None], neg], dim=-1) / self.temperature
+        per_anchor = torch.logsumexp(logits, dim=-1) - logits[..., 0]
+        use = present & (hard_counts > 0)
+        per_class = per_anchor.mean(dim=1) * use.to(per_anchor.dtype)
+        loss = per_class.sum() / num_present.clamp(min=1)
+        loss = torch.where(num_present > 1, loss, torch.zeros_like(loss))
+        self.last_stats = dict(
+            num_classes_present=num_present.float(),
+            hard_ratio=hard.sum() / valid.sum().clamp(min=1),
+            prototypes_initialized=self.prototype_initialized.sum().float())
+        # connected to the whole embedding map (DDP without unused params)
+        return self.loss_weight * loss + 0.0 * rep.sum()

@@ -1,0 +1,61 @@
+"""A representation head on the student and the EMA teacher, reading
+decoder features of any decode head (U2PL, CSS)."""
+import copy
+from typing import List, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+from mmseg.registry import MODELS
+
+from ..utils.decode_head_streams import (decode_with_features,
+                                         decoder_feature_channels)
+
+
+class RepHeadMixin:
+    """Builds ``rep_head`` on ``self.student`` and ``self.teacher`` (so
+    :class:`EMATeacherHook` averages it with the rest of the teacher) and
+    runs segmentor + representation head in one pass.
+
+    The head reads :func:`decode_with_features` at :attr:`rep_feature_point`
+    (named points of heads that expose them; the classifier input of every
+    other head).
+    """
+
+    #: Preferred decoder feature points, see :func:`decode_with_features`.
+    rep_feature_point: Sequence[str] = ()
+
+    def build_rep_heads(self, rep_head: dict) -> dict:
+        """Attach ``rep_head`` to student and teacher; returns the config
+        used (``in_channels`` and ``norm_cfg`` filled from the head)."""
+        head = self.student.decode_head
+        rep_cfg = dict(copy.deepcopy(rep_head))
+        rep_cfg.setdefault(
+            'in_channels',
+            decoder_feature_channels(head, self.rep_feature_point))
+        head_norm = getattr(head, 'norm_cfg', None)
+        if head_norm is not None:
+            rep_cfg.setdefault('norm_cfg', copy.deepcopy(head_norm))
+        # The same head on both segmentors so that the EMA pairs them.
+        self.student.rep_head = MODELS.build(copy.deepcopy(rep_cfg))
+        self.teacher.rep_head = MODELS.build(copy.deepcopy(rep_cfg))
+        self.teacher.requires_grad_(False)
+        return rep_cfg
+
+    def student_forward(self, x: Tensor) -> Tuple[List[Tensor], Tensor,
+                                                  Tensor]:
+        """Backbone features, logits ``(N, K, h, w)`` and representations
+        ``(N, D, h', w')`` of the student."""
+        feats = self.student.extract_feat(x)
+        dec, logits = decode_with_features(self.student.decode_head, feats,
+                                           self.rep_feature_point)
+        return feats, logits, self.student.rep_head(dec)
+
+    @torch.no_grad()
+    def teacher_forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        """Logits and representations of the teacher (in its current
+        mode), without gradients."""
+        dec, logits = decode_with_features(self.teacher.decode_head,
+                                           self.teacher.extract_feat(x),
+                                           self.rep_feature_point)
+        return logits, self.teacher.rep_head(dec)
