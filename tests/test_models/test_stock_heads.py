@@ -19,6 +19,10 @@ METHODS = {
     'U2PL': dict(max_iters=10, contrast=dict(
         queue_length=64, num_queries=8, num_negatives=4,
         low_entropy_threshold=20)),
+    'CSS': dict(iters_per_epoch=5, strong_branch='unsup_strong1',
+                rep_head=dict(type='ProjectionHead', channels=8,
+                              out_channels=8, dropout_ratio=0.0),
+                contrast=dict(num_anchors=8, num_negatives=4)),
 }
 
 
@@ -146,7 +150,7 @@ def test_method_step_on_stock_head(family, method):
     assert any(not torch.equal(a, p) for a, p in zip(before, params))
     if model.student.with_auxiliary_head:
         assert any(k.startswith('sup.aux.') for k in terms), sorted(terms)
-    if method != 'U2PL':
+    if method in ('UniMatch', 'CorrMatch'):
         assert terms['unsup.loss_fp'] > 0
 
 

@@ -208,7 +208,7 @@ class PrototypeContrastLoss(nn.Module):
             max=(counts[cls] - 1).clamp(min=0))
         return torch.where(counts[cls] > 0, pick, torch.full_like(pick, -1))
 
-    def forward(self, rep: Tensor, labels: Tensor, valid: Tensor) -> Tensor:
+    def _check(self, rep: Tensor, labels: Tensor, valid: Tensor) -> None:
         num, dim, height, width = rep.shape
         if dim != self.feat_dim:
             raise ValueError(f'rep has {dim} channels; the loss was built '
@@ -219,67 +219,102 @@ class PrototypeContrastLoss(nn.Module):
                 'labels and valid must be (N, h, w) = '
                 f'{(num, height, width)}; got {tuple(labels.shape)} and '
                 f'{tuple(valid.shape)}')
+
+    def sample(self, labels: Tensor, valid: Tensor,
+               hard: Tensor) -> Dict[str, Tensor]:
+        """Anchor and negative pixel indices (flattened ``N * h * w``).
+
+        Args:
+            labels (Tensor): ``(P,)`` class per pixel (any value where not
+                valid).
+            valid (Tensor): ``(P,)`` bool, pixels of the class sets V_c.
+            hard (Tensor): ``(P,)`` bool, hard pixels (subset of valid).
+
+        Returns:
+            dict: ``anchors`` ``(C, Q)`` and ``negatives`` ``(C, Q, M)``
+            pixel indices (``-1``: no pixel), ``present`` ``(C,)`` (class
+            in K) and ``use`` ``(C,)`` (class in K with a hard pixel).
+        """
         cnum, q, m = self.num_classes, self.num_anchors, self.num_negatives
+        dev = labels.device
+        # pixels sorted by class: offsets and counts of each class block
+        key = torch.where(valid, labels, torch.full_like(labels, cnum))
+        order = key.argsort(stable=True)
+        counts = torch.bincount(key, minlength=cnum + 1)[:cnum]
+        offsets = torch.cumsum(counts, 0) - counts
+        hard_key = torch.where(hard, labels, torch.full_like(labels, cnum))
+        hard_order = hard_key.argsort(stable=True)
+        hard_counts = torch.bincount(hard_key, minlength=cnum + 1)[:cnum]
+        hard_offsets = torch.cumsum(hard_counts, 0) - hard_counts
+        present = counts > 0
+
+        # anchors: Q per class from its hard pixels, with replacement
+        classes = torch.arange(cnum, device=dev)[:, None].expand(cnum, q)
+        pos = self._uniform_in_class(classes, hard_offsets, hard_counts)
+        anchors = torch.where(pos >= 0, hard_order[pos.clamp(min=0)], pos)
+
+        # negatives: class ~ softmax(cos(P_c, P_j) / tau) over K \ {c},
+        # pixel uniform in V_j
+        protos = F.normalize(self.prototypes, dim=1)
+        logits = protos @ protos.t() / self.temperature
+        allowed = present[None, :] & ~torch.eye(cnum, dtype=torch.bool,
+                                                device=dev)
+        logits = logits.masked_fill(~allowed, float('-inf'))
+        probs = torch.where(allowed.any(dim=1, keepdim=True),
+                            logits.softmax(dim=1), torch.ones_like(logits))
+        neg_cls = torch.multinomial(probs, q * m, replacement=True)
+        pos = self._uniform_in_class(neg_cls, offsets, counts)
+        negatives = torch.where(pos >= 0, order[pos.clamp(min=0)], pos)
+        return dict(anchors=anchors, negatives=negatives.view(cnum, q, m),
+                    present=present, use=present & (hard_counts > 0))
+
+    def loss_from_indices(self, flat: Tensor, anchors: Tensor,
+                          negatives: Tensor, present: Tensor,
+                          use: Tensor) -> Tensor:
+        """The InfoNCE value for sampled indices (see :meth:`sample`).
+
+        ``flat`` ``(P, D)`` raw embeddings; only anchors get gradients.
+        """
+        cnum, q = anchors.shape
+        dim = flat.shape[1]
+        protos = F.normalize(self.prototypes, dim=1)
+        anchor = F.normalize(flat[anchors.clamp(min=0)], dim=-1)  # (C, Q, D)
+        # the bank's extra zero row stands for "no pixel" (index -1)
+        bank = F.normalize(flat.detach(), dim=1)
+        bank = torch.cat([bank, bank.new_zeros(1, dim)])
+        pos = (anchor * protos[:, None, :]).sum(-1)  # (C, Q)
+        neg = gather_dot(anchor.reshape(cnum * q, dim), bank,
+                         negatives.reshape(cnum * q, -1)).reshape(
+                             cnum, q, -1)
+        logits = torch.cat([pos[..., None], neg], dim=-1) / self.temperature
+        per_anchor = torch.logsumexp(logits, dim=-1) - logits[..., 0]
+        per_class = per_anchor.mean(dim=1) * use.to(per_anchor.dtype)
+        num_present = present.sum()
+        loss = per_class.sum() / num_present.clamp(min=1)
+        return torch.where(num_present > 1, loss, torch.zeros_like(loss))
+
+    def forward(self, rep: Tensor, labels: Tensor, valid: Tensor) -> Tensor:
+        """Loss of embeddings ``rep`` ``(N, D, h, w)`` with class
+        ``labels`` ``(N, h, w)`` on the ``valid`` ``(N, h, w)`` pixels;
+        updates the prototypes."""
+        self._check(rep, labels, valid)
+        cnum = self.num_classes
         # 1. indicator with the previous prototypes
         ind = self.indicator(rep)
-        flat = rep.permute(0, 2, 3, 1).reshape(-1, dim)
-        lab = labels.reshape(-1)
+        flat = rep.permute(0, 2, 3, 1).reshape(-1, rep.shape[1])
+        lab = labels.reshape(-1).long()
         valid = valid.reshape(-1) & (lab >= 0) & (lab < cnum)
         lab = torch.where(valid, lab, torch.zeros_like(lab))
         own = ind.permute(0, 2, 3, 1).reshape(-1, cnum).gather(
             1, lab[:, None])[:, 0]
         hard = valid & (own < self.effective_hard_threshold)
-
         # 2. prototype update (global)
         self.update_prototypes(flat.detach()[valid], lab[valid])
-        protos = F.normalize(self.prototypes, dim=1)
-
-        # valid pixels sorted by class: offsets/counts per class
-        key = torch.where(valid, lab, torch.full_like(lab, cnum))
-        order = key.argsort(stable=True)
-        counts = torch.bincount(key, minlength=cnum + 1)[:cnum]
-        offsets = torch.cumsum(counts, 0) - counts
-        hard_key = torch.where(hard, lab, torch.full_like(lab, cnum))
-        hard_order = hard_key.argsort(stable=True)
-        hard_counts = torch.bincount(hard_key, minlength=cnum + 1)[:cnum]
-        hard_offsets = torch.cumsum(hard_counts, 0) - hard_counts
-        present = counts > 0
-        num_present = present.sum()
-
-        # 3. anchors: Q per class from its hard pixels, with replacement
-        classes = torch.arange(cnum, device=rep.device)
-        anchor_pos = self._uniform_in_class(
-            classes[:, None].expand(cnum, q), hard_offsets, hard_counts)
-        anchor_pix = hard_order[anchor_pos.clamp(min=0)]
-        anchors = F.normalize(flat[anchor_pix], dim=1)  # (C, Q, D)
-
-        # 4. negatives: class by prototype similarity, pixel uniform
-        logits_cls = protos @ protos.t() / self.temperature
-        allowed = present[None, :] & ~torch.eye(
-            cnum, dtype=torch.bool, device=rep.device)
-        logits_cls = logits_cls.masked_fill(~allowed, float('-inf'))
-        has_neg = allowed.any(dim=1)
-        probs = torch.where(has_neg[:, None], logits_cls.softmax(dim=1),
-                            torch.ones_like(logits_cls))
-        neg_cls = torch.multinomial(probs, q * m, replacement=True)
-        neg_pos = self._uniform_in_class(neg_cls, offsets, counts)
-        bank = F.normalize(flat.detach(), dim=1)
-        bank = torch.cat([bank, bank.new_zeros(1, dim)])
-        neg_pix = torch.where(neg_pos >= 0, order[neg_pos.clamp(min=0)],
-                              torch.full_like(neg_pos, bank.shape[0] - 1))
-
-        # 5. InfoNCE with the prototype as positive
-        pos = (anchors * protos[:, None, :]).sum(-1)  # (C, Q)
-        neg = gather_dot(anchors.reshape(cnum * q, dim), bank,
-                         neg_pix.reshape(cnum * q, m)).reshape(cnum, q, m)
-        logits = torch.cat([pos[..., None], neg], dim=-1) / self.temperature
-        per_anchor = torch.logsumexp(logits, dim=-1) - logits[..., 0]
-        use = present & (hard_counts > 0)
-        per_class = per_anchor.mean(dim=1) * use.to(per_anchor.dtype)
-        loss = per_class.sum() / num_present.clamp(min=1)
-        loss = torch.where(num_present > 1, loss, torch.zeros_like(loss))
+        # 3.-5. sampling and InfoNCE
+        idx = self.sample(lab, valid, hard)
+        loss = self.loss_from_indices(flat, **idx)
         self.last_stats = dict(
-            num_classes_present=num_present.float(),
+            num_classes_present=idx['present'].sum().float(),
             hard_ratio=hard.sum() / valid.sum().clamp(min=1),
             prototypes_initialized=self.prototype_initialized.sum().float())
         # connected to the whole embedding map (DDP without unused params)

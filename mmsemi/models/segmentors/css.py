@@ -75,7 +75,8 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
     ramp-down: ``floor(ceil(N_labeled / world_size) / batch_per_gpu)``),
     ``cross_warmup_iters`` (0), ``strong_scale`` ((0.5, 1.5)),
     ``cutmix_prob`` (1.0), ``cutmix_area`` (0.5), ``cutmix_ratio``,
-    ``flip_prob`` (0.5), ``rep_head``, ``contrast``
+    ``flip_prob`` (0.5), ``strong_branch`` ('unsup_strong': the batch
+    branch holding the photometrically strong view), ``rep_head``, ``contrast``
     (:class:`PrototypeContrastLoss` kwargs).
     """
 
@@ -99,6 +100,7 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
         cutmix_area=0.5,
         cutmix_ratio=(0.5, 2.0),
         flip_prob=0.5,
+        strong_branch='unsup_strong',
         rep_head=dict(type='ProjectionHead', channels=256, out_channels=256,
                       dropout_ratio=0.0),
         contrast=dict())
@@ -237,11 +239,11 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
     def loss(self, inputs: Dict[str, Tensor],
              data_samples: Dict[str, SampleList]) -> dict:
         cfg = self.semi_train_cfg
-        self.check_branches(inputs, ['sup', 'unsup_weak', 'unsup_strong'])
+        strong = cfg['strong_branch']
+        self.check_branches(inputs, ['sup', 'unsup_weak', strong])
         cur_iter = int(self.cur_iter)
         self.cur_iter += 1
-        x_l, x_w, x_s = (inputs['sup'], inputs['unsup_weak'],
-                         inputs['unsup_strong'])
+        x_l, x_w, x_s = inputs['sup'], inputs['unsup_weak'], inputs[strong]
         size = x_w.shape[-2:]
         sup_samples = data_samples['sup']
         weak_samples = data_samples['unsup_weak']
