@@ -40,9 +40,10 @@ model = dict(
             num_negatives=64,
             temperature=0.5,
             hard_threshold=0.8,
-            # working tilt: delta_s relative to the attainable maximum of
-            # the indicator (see configs/css/README.md)
-            tilt='relative',
+            # working tilt: hard anchors by the indicator at temperature
+            # 0.1 (official 0.5 never selects, see configs/css/README.md)
+            tilt='sharp',
+            tilt_temperature=0.1,
             momentum=0.99)),
     semi_test_cfg=dict(predict_on='teacher'))
 branch_field = ['sup', 'unsup_weak', 'unsup_strong']

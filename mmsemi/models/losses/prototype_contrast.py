@@ -1,7 +1,7 @@
 """Prototype contrastive loss of CSS (ReCo/PRCL lineage) with EMA class
 prototypes kept as buffers."""
 import math
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -11,7 +11,7 @@ from torch import Tensor
 
 from mmseg.registry import MODELS
 
-TILT_MODES = ('relative', 'absolute')
+TILT_MODES = ('sharp', 'official')
 
 
 def max_indicator(num_classes: int, temperature: float) -> float:
@@ -88,12 +88,15 @@ class PrototypeContrastLoss(nn.Module):
        \mathrm{mean}_q \ell(a_{c,q})`; 0 (graph-connected) when
        :math:`|K| \le 1`.
 
-    Tilt: with ``tilt='absolute'`` (official) :math:`\delta_s` is compared
-    with :math:`q_{i,c}` directly. Since :math:`q \le` :func:`max_indicator`
-    (0.732 for 21 classes at :math:`\tau_{ind} = 0.5`) the official
-    :math:`\delta_s = 0.8` keeps every pixel. ``tilt='relative'`` (default)
-    compares with :math:`\delta_s \cdot` ``max_indicator(C, tau_ind)``, the
-    same fraction of the attainable maximum, so the tilt selects.
+    Tilt: with ``tilt='official'`` the hard-anchor indicator uses
+    ``indicator_temperature`` (0.5 in the official scripts). Since
+    :math:`q \le` :func:`max_indicator` (0.732 for 21 classes, 0.752 for
+    19) the official :math:`\delta_s = 0.8` then keeps every pixel: the
+    tilt is inert. ``tilt='sharp'`` (default) computes the hard-anchor
+    indicator at ``tilt_temperature`` (0.1, the constructor default of the
+    official cross model), where the bound is 1.0 and realistic geometry
+    (a pixel on its prototype, the others spread) reaches > 0.99, so
+    :math:`\delta_s = 0.8` keeps the ambiguous pixels only.
 
     Gradients flow into the anchors only (prototypes, negatives and the
     indicator are detached). Negatives are dotted with the anchors chunk by
@@ -106,10 +109,13 @@ class PrototypeContrastLoss(nn.Module):
         num_negatives (int): M negatives per anchor. Defaults to 512.
         temperature (float): :math:`\tau` of the loss and of the negative
             class distribution. Defaults to 0.5.
-        indicator_temperature (float): :math:`\tau_{ind}`. Defaults to 0.5.
+        indicator_temperature (float): :math:`\tau_{ind}` of the official
+            indicator. Defaults to 0.5.
         hard_threshold (float): :math:`\delta_s`. Defaults to 0.8.
-        tilt (str): 'relative' or 'absolute' (official, inert with the
-            defaults). Defaults to 'relative'.
+        tilt (str): 'sharp' or 'official' (inert with the defaults).
+            Defaults to 'sharp'.
+        tilt_temperature (float): Indicator temperature of the 'sharp'
+            tilt. Defaults to 0.1.
         momentum (float): Prototype EMA decay. Defaults to 0.99.
         loss_weight (float): Defaults to 1.0.
         loss_name (str): Defaults to 'loss_contrast'.
@@ -126,7 +132,8 @@ class PrototypeContrastLoss(nn.Module):
                  temperature: float = 0.5,
                  indicator_temperature: float = 0.5,
                  hard_threshold: float = 0.8,
-                 tilt: str = 'relative',
+                 tilt: str = 'sharp',
+                 tilt_temperature: float = 0.1,
                  momentum: float = 0.99,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_contrast') -> None:
@@ -144,6 +151,7 @@ class PrototypeContrastLoss(nn.Module):
         self.indicator_temperature = indicator_temperature
         self.hard_threshold = hard_threshold
         self.tilt = tilt
+        self.tilt_temperature = tilt_temperature
         self.momentum = momentum
         self.loss_weight = loss_weight
         self._loss_name = loss_name
@@ -158,19 +166,23 @@ class PrototypeContrastLoss(nn.Module):
         return self._loss_name
 
     @property
-    def effective_hard_threshold(self) -> float:
-        """The value the indicator is compared with."""
-        if self.tilt == 'absolute':
-            return self.hard_threshold
-        return self.hard_threshold * max_indicator(
-            self.num_classes, self.indicator_temperature)
+    def hard_indicator_temperature(self) -> float:
+        """Temperature of the indicator the tilt compares with
+        ``hard_threshold``."""
+        if self.tilt == 'official':
+            return self.indicator_temperature
+        return self.tilt_temperature
 
     # ------------------------------------------------------------------
     @torch.no_grad()
-    def indicator(self, rep: Tensor) -> Tensor:
-        """``softmax_c(cos(rep, P_c) / tau_ind)`` ``(N, C, h, w)``."""
+    def indicator(self, rep: Tensor,
+                  temperature: Optional[float] = None) -> Tensor:
+        """``softmax_c(cos(rep, P_c) / tau)`` ``(N, C, h, w)``; ``tau``
+        defaults to ``indicator_temperature``."""
+        tau = self.indicator_temperature if temperature is None \
+            else temperature
         sim = prototype_similarity(rep.detach().float(), self.prototypes)
-        return (sim / self.indicator_temperature).softmax(dim=1)
+        return (sim / tau).softmax(dim=1)
 
     @torch.no_grad()
     def class_sums(self, emb: Tensor,
@@ -300,14 +312,14 @@ class PrototypeContrastLoss(nn.Module):
         self._check(rep, labels, valid)
         cnum = self.num_classes
         # 1. indicator with the previous prototypes
-        ind = self.indicator(rep)
+        ind = self.indicator(rep, self.hard_indicator_temperature)
         flat = rep.permute(0, 2, 3, 1).reshape(-1, rep.shape[1])
         lab = labels.reshape(-1).long()
         valid = valid.reshape(-1) & (lab >= 0) & (lab < cnum)
         lab = torch.where(valid, lab, torch.zeros_like(lab))
         own = ind.permute(0, 2, 3, 1).reshape(-1, cnum).gather(
             1, lab[:, None])[:, 0]
-        hard = valid & (own < self.effective_hard_threshold)
+        hard = valid & (own < self.hard_threshold)
         # 2. prototype update (global)
         self.update_prototypes(flat.detach()[valid], lab[valid])
         # 3.-5. sampling and InfoNCE
