@@ -19,7 +19,8 @@ from mmsemi.utils.config_lookup import (configs_dir, register_config_lookup,
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STOCK_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'stock', '*.py')))
-METHODS = {'unimatch': 'UniMatch', 'corrmatch': 'CorrMatch', 'u2pl': 'U2PL'}
+METHODS = {'unimatch': 'UniMatch', 'corrmatch': 'CorrMatch', 'u2pl': 'U2PL',
+           'css': 'CSS'}
 FAMILIES = {
     'pspnet': 'PSPHead',
     'upernet': 'UPerHead',
@@ -142,7 +143,10 @@ def test_stock_config_trains_semi_supervised(path):
     assert cfg.train_cfg.max_iters == cfg.semi_max_iters
     assert cfg.param_scheduler[-1]['end'] == cfg.semi_max_iters
     hooks = [h['type'] for h in cfg.custom_hooks]
-    if cfg.model.type == 'U2PL':
+    if cfg.model.type == 'CSS':
+        assert hooks == ['EMATeacherHook']
+        assert cfg.model.semi_train_cfg.iters_per_epoch > 0
+    elif cfg.model.type == 'U2PL':
         assert hooks == ['EMATeacherHook']
         assert cfg.custom_hooks[0]['begin_iter'] == \
             cfg.model.semi_train_cfg.sup_only_iters

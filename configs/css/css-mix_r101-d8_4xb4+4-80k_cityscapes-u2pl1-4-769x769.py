@@ -1,0 +1,13 @@
+# CSS (mix), Cityscapes split 1/4 (744, U2PL splits), crop
+# 769x769; the recipe of
+# css-mix_r101-d8_4xb4+4-80k_cityscapes-u2pl1-16-769x769.py.
+# lambda_c ramp-down: floor(ceil(744 / 4) / 4) = 46 iterations per
+# labeled epoch, off after 9200 iterations.
+_base_ = ['./css-mix_r101-d8_4xb4+4-80k_cityscapes-u2pl1-16-769x769.py']
+train_dataloader = dict(dataset=dict(datasets=[
+    dict(_base_.labeled_dataset,
+         split_file='../splits/cityscapes_u2pl/744/labeled.txt'),
+    dict(_base_.unlabeled_dataset,
+         split_file='../splits/cityscapes_u2pl/744/unlabeled.txt'),
+]))
+model = dict(semi_train_cfg=dict(iters_per_epoch=46))
