@@ -4,7 +4,6 @@ degenerate batches and two-rank synchronisation (spec §12.3, 7, 8, 10-15,
 22)."""
 import math
 import os
-import socket
 
 import pytest
 import torch
@@ -14,6 +13,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 import mmsemi.models  # noqa: F401
+from test_tools._helpers import free_port
 from mmsemi.models.losses.prototype_contrast import (PrototypeContrastLoss,
                                                      gather_dot,
                                                      max_indicator,
@@ -306,12 +306,6 @@ def test_degenerate_batch_is_zero_and_connected(num_classes_present):
 
 
 # ------------------------------------------------------------ distributed
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def _worker(rank, world_size, port, out_dir):
     import torch.distributed as torch_dist
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
@@ -330,7 +324,7 @@ def _worker(rank, world_size, port, out_dir):
 
 
 def test_prototypes_identical_on_two_ranks(tmp_path):
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2,
+    mp.spawn(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2,
              join=True)
     states = [torch.load(tmp_path / f'{r}.pth') for r in range(2)]
     for key in states[0]:

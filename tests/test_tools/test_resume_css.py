@@ -15,12 +15,12 @@ resume. Asserted:
 4. the teacher differs from the student, so the EMA is exercised.
 """
 import os.path as osp
-import re
 
 import pytest
-import torch
 
 from ._helpers import REPO_ROOT, train
+from ._resume import (assert_equal, assert_teacher_moved, checkpoint, logged,
+                      optimizer_tensors)
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'toy', 'css_r18s_toyshapes-1_16.py')
 N, M = 2, 1
@@ -41,54 +41,12 @@ def _train(work_dir, max_iters, cwd, log_path, resume=False):
                  resume=resume)
 
 
-def _checkpoint(work_dir):
-    return torch.load(
-        osp.join(work_dir, f'iter_{N + M}.pth'),
-        map_location='cpu',
-        weights_only=False)
-
-
-def _logged(output, key):
-    """The value of ``key`` in the log line of the last iteration."""
-    line = [ln for ln in output.splitlines() if f'[{N + M}/{N + M}]' in ln]
-    assert line, f'no log line for iteration {N + M}'
-    match = re.search(re.escape(key) + r': (\S+)', line[-1])
-    assert match, f'{key} not logged'
-    return float(match.group(1))
-
-
-def _optimizer_tensors(checkpoint):
-    state = checkpoint['optimizer']['state']
-    return {(idx, name): value
-            for idx, entry in state.items()
-            for name, value in entry.items() if torch.is_tensor(value)}
-
-
-def _assert_equal(expected, actual, what):
-    assert list(actual) == list(expected), what
-    differing = [
-        key for key in expected if not torch.equal(expected[key], actual[key])
-    ]
-    assert differing == [], f'{len(differing)} {what} tensors differ after ' \
-        f'resume, e.g. {differing[:5]}'
-
-
 def _assert_prototypes_used(state):
     protos = state[PROTO + 'prototypes']
     seen = state[PROTO + 'prototype_initialized']
     assert int(seen.sum()) >= 2, seen
     assert bool((protos[seen].norm(dim=1) > 0).all())
     assert not protos[~seen].any()
-
-
-def _assert_teacher_moved(state):
-    teacher = [
-        key for key in state
-        if key.startswith('teacher.') and state[key].is_floating_point()
-    ]
-    assert any(key.startswith('teacher.rep_head.') for key in teacher)
-    assert any(not torch.equal(state[key], state['student.' + key[8:]])
-               for key in teacher)
 
 
 @pytest.mark.skipif(not osp.exists(CONFIG), reason=f'needs {CONFIG}')
@@ -106,15 +64,16 @@ def test_css_resume_matches_uninterrupted(toy_data_root, tmp_path):
         resume=True)
     assert f'resumed epoch: 0, iter: {N}' in out_resumed
 
-    expected, actual = _checkpoint(straight), _checkpoint(resumed)
+    expected, actual = checkpoint(straight, N + M), checkpoint(resumed, N + M)
     state = expected['state_dict']
     assert int(state['cur_iter']) == N + M
     _assert_prototypes_used(state)
-    _assert_teacher_moved(state)
-    assert _logged(out_straight, 'unsup.loss_contrast') > 0
+    assert_teacher_moved(state)
+    assert logged(out_straight, 'unsup.loss_contrast', N + M) > 0
     for key in LOGGED:
-        assert _logged(out_resumed, key) == _logged(out_straight, key), key
-    _assert_equal(state, actual['state_dict'], 'state_dict')
-    _assert_equal(
-        _optimizer_tensors(expected), _optimizer_tensors(actual),
+        assert logged(out_resumed, key, N + M) == \
+            logged(out_straight, key, N + M), key
+    assert_equal(state, actual['state_dict'], 'state_dict')
+    assert_equal(
+        optimizer_tensors(expected), optimizer_tensors(actual),
         'optimizer')

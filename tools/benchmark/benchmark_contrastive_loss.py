@@ -30,9 +30,7 @@ peak allocation on CUDA; on CPU the process' maximum RSS minus its RSS after
 setup (approximate: the allocator may keep freed memory).
 """
 import argparse
-import multiprocessing
 import os.path as osp
-import resource
 import statistics
 import sys
 import time
@@ -40,9 +38,13 @@ import time
 _REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if osp.isdir(osp.join(_REPO_ROOT, 'mmsemi')) and _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
+# the shared benchmark helpers next to this script
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from _isolated_runs import (default_devices, memory_baseline,  # noqa: E402
+                            memory_peak_above, run_isolated, sync)
 
 from mmsemi.models.losses.category_queue_infonce import (  # noqa: E402
     CategoryQueueInfoNCELoss, probability_ranks)
@@ -195,17 +197,6 @@ def build(impl, args, device):
     return step, length
 
 
-def _rss_bytes():
-    """Current resident set size (Linux)."""
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
-
-
-def _sync(device):
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-
-
 def measure(impl, device, args, queue):
     torch.manual_seed(args.seed)
     x, side = make_inputs(args, device)
@@ -219,26 +210,16 @@ def measure(impl, device, args, queue):
         loss.backward()
         return loss.item()
 
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-    else:
-        import gc
-        gc.collect()
-        base = _rss_bytes()
+    base = memory_baseline(device)
     value = run_once()  # warm-up
     times = []
     for _ in range(args.repeats):
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         value = run_once()
-        _sync(device)
+        sync(device)
         times.append((time.perf_counter() - t0) * 1e3)
-    if device.startswith('cuda'):
-        peak = torch.cuda.max_memory_allocated() - base
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+    peak = memory_peak_above(device, base)
     queue.put(dict(impl=impl, device=device, ms=statistics.median(times),
                    peak_mb=peak / 2**20, loss=value, side=side,
                    length=length))
@@ -246,17 +227,8 @@ def measure(impl, device, args, queue):
 
 def main():
     args = parse_args()
-    devices = args.devices or (['cpu', 'cuda']
-                               if torch.cuda.is_available() else ['cpu'])
-    ctx = multiprocessing.get_context('spawn')
-    rows = []
-    for device in devices:
-        for impl in args.impls:
-            q = ctx.Queue()
-            proc = ctx.Process(target=measure, args=(impl, device, args, q))
-            proc.start()
-            rows.append(q.get())
-            proc.join()
+    rows = run_isolated(measure, args.impls, default_devices(args.devices),
+                        args)
     side, length = rows[0]['side'], rows[0]['length']
     print(f'\n{args.classes} classes, {args.batch}+{args.batch} images, '
           f'features {args.dim}x{side}x{side}, queue {length}/class, '

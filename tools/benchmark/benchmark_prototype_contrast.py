@@ -30,9 +30,7 @@ or on CPU the growth of the process' peak RSS (approximate). Each
 (implementation, device) pair runs in a fresh process.
 """
 import argparse
-import multiprocessing
 import os.path as osp
-import resource
 import statistics
 import sys
 import time
@@ -40,10 +38,14 @@ import time
 _REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if osp.isdir(osp.join(_REPO_ROOT, 'mmsemi')) and _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
+# the shared benchmark helpers next to this script
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from _isolated_runs import (default_devices, memory_baseline,  # noqa: E402
+                            memory_peak_above, run_isolated, sync)
 
 from mmsemi.models.losses.prototype_contrast import (  # noqa: E402
     PrototypeContrastLoss)
@@ -154,16 +156,6 @@ def build(impl, args, device):
                                  args.negatives, device)
 
 
-def _rss_bytes():
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
-
-
-def _sync(device):
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-
-
 def _saved_bytes(fn):
     """Run ``fn`` and return its result and the bytes of the distinct
     storages autograd saved for backward."""
@@ -191,26 +183,16 @@ def measure(impl, device, args, queue):
         value.backward()
         return value.item(), saved
 
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-    else:
-        import gc
-        gc.collect()
-        base = _rss_bytes()
+    base = memory_baseline(device)
     run_once()  # warm-up, prototypes initialised
     times, saved = [], 0
     for _ in range(args.repeats):
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         value, saved = run_once()
-        _sync(device)
+        sync(device)
         times.append((time.perf_counter() - t0) * 1e3)
-    if device.startswith('cuda'):
-        peak = torch.cuda.max_memory_allocated() - base
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+    peak = memory_peak_above(device, base)
     queue.put(dict(impl=impl, device=device, ms=statistics.median(times),
                    peak_mb=peak / 2**20, saved_mb=saved / 2**20,
                    loss=value))
@@ -218,17 +200,8 @@ def measure(impl, device, args, queue):
 
 def main():
     args = parse_args()
-    devices = args.devices or (['cpu', 'cuda']
-                               if torch.cuda.is_available() else ['cpu'])
-    ctx = multiprocessing.get_context('spawn')
-    rows = []
-    for device in devices:
-        for impl in args.impls:
-            q = ctx.Queue()
-            proc = ctx.Process(target=measure, args=(impl, device, args, q))
-            proc.start()
-            rows.append(q.get())
-            proc.join()
+    rows = run_isolated(measure, args.impls, default_devices(args.devices),
+                        args)
     print(f'\n{args.classes} classes, {args.batch}+{args.batch} images, '
           f'embeddings {args.dim}x{args.size}x{args.size}, {args.anchors} '
           f'anchors/class x {args.negatives} negatives, '

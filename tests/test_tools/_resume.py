@@ -1,0 +1,49 @@
+# Copyright (c) mmsemi contributors. All rights reserved.
+"""Comparing an uninterrupted run with a resumed one (resume tests)."""
+import os.path as osp
+import re
+
+import torch
+
+
+def checkpoint(work_dir: str, iters: int) -> dict:
+    return torch.load(
+        osp.join(work_dir, f'iter_{iters}.pth'),
+        map_location='cpu',
+        weights_only=False)
+
+
+def logged(output: str, key: str, iters: int) -> float:
+    """The value of ``key`` in the log line of iteration ``iters``."""
+    line = [ln for ln in output.splitlines() if f'[{iters}/{iters}]' in ln]
+    assert line, f'no log line for iteration {iters}'
+    match = re.search(re.escape(key) + r': (\S+)', line[-1])
+    assert match, f'{key} not logged'
+    return float(match.group(1))
+
+
+def optimizer_tensors(ckpt: dict) -> dict:
+    state = ckpt['optimizer']['state']
+    return {(idx, name): value
+            for idx, entry in state.items()
+            for name, value in entry.items() if torch.is_tensor(value)}
+
+
+def assert_equal(expected: dict, actual: dict, what: str) -> None:
+    assert list(actual) == list(expected), what
+    differing = [
+        key for key in expected if not torch.equal(expected[key], actual[key])
+    ]
+    assert differing == [], f'{len(differing)} {what} tensors differ after ' \
+        f'resume, e.g. {differing[:5]}'
+
+
+def assert_teacher_moved(state: dict) -> None:
+    """The EMA teacher (with its rep head) differs from the student."""
+    teacher = [
+        key for key in state
+        if key.startswith('teacher.') and state[key].is_floating_point()
+    ]
+    assert any(key.startswith('teacher.rep_head.') for key in teacher)
+    assert any(not torch.equal(state[key], state['student.' + key[8:]])
+               for key in teacher)
