@@ -47,3 +47,24 @@ def assert_teacher_moved(state: dict) -> None:
     assert any(key.startswith('teacher.rep_head.') for key in teacher)
     assert any(not torch.equal(state[key], state['student.' + key[8:]])
                for key in teacher)
+
+
+def straight_and_resumed(train, cwd: str, tmp_path, first: int,
+                         total: int):
+    """Train ``total`` iterations uninterrupted, and ``first`` + the rest
+    with ``--resume``; ``train(work_dir, max_iters, cwd, log_path,
+    resume=False)`` runs the tool and returns its output.
+
+    Returns:
+        tuple: outputs (straight, resumed) and final checkpoints
+        (straight, resumed).
+    """
+    straight = str(tmp_path / 'straight')
+    resumed = str(tmp_path / 'resumed')
+    out_straight = train(straight, total, cwd, str(tmp_path / 'straight.log'))
+    train(resumed, first, cwd, str(tmp_path / 'first.log'))
+    out_resumed = train(resumed, total, cwd, str(tmp_path / 'resumed.log'),
+                        resume=True)
+    assert f'resumed epoch: 0, iter: {first}' in out_resumed
+    return (out_straight, out_resumed, checkpoint(straight, total),
+            checkpoint(resumed, total))

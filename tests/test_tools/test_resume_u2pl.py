@@ -22,8 +22,8 @@ import pytest
 import torch
 
 from ._helpers import REPO_ROOT, train
-from ._resume import (assert_equal, assert_teacher_moved, checkpoint, logged,
-                      optimizer_tensors)
+from ._resume import (assert_equal, assert_teacher_moved, logged,
+                      optimizer_tensors, straight_and_resumed)
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'toy', 'u2pl_r18s_toyshapes-1_16.py')
 N, M = 2, 1
@@ -62,20 +62,8 @@ def _assert_queues_filled(state):
 
 @pytest.mark.skipif(not osp.exists(CONFIG), reason=f'needs {CONFIG}')
 def test_u2pl_resume_matches_uninterrupted(toy_data_root, tmp_path):
-    straight = str(tmp_path / 'straight')
-    resumed = str(tmp_path / 'resumed')
-    out_straight = _train(straight, N + M, toy_data_root,
-                          str(tmp_path / 'straight.log'))
-    _train(resumed, N, toy_data_root, str(tmp_path / 'first.log'))
-    out_resumed = _train(
-        resumed,
-        N + M,
-        toy_data_root,
-        str(tmp_path / 'resumed.log'),
-        resume=True)
-    assert f'resumed epoch: 0, iter: {N}' in out_resumed
-
-    expected, actual = checkpoint(straight, N + M), checkpoint(resumed, N + M)
+    out_straight, out_resumed, expected, actual = straight_and_resumed(
+        _train, toy_data_root, tmp_path, N, N + M)
     state = expected['state_dict']
     assert int(state['cur_iter']) == N + M
     _assert_queues_filled(state)
