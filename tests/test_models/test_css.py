@@ -11,7 +11,7 @@ from mmseg.registry import MODELS
 
 import mmsemi.models  # noqa: F401
 from mmsemi.models.losses import reco_fraction_cross_entropy
-from mmsemi.models.segmentors.css import contrast_rampdown
+from mmsemi.models.segmentors.css import contrast_rampdown, quantize_8bit
 from _tiny import NUM_CLASSES, tiny_segmentor_cfg, unimatch_batch
 
 SIZE = 32
@@ -204,3 +204,15 @@ def test_missing_strong_branch_is_named():
     model = _model(strong_branch='unsup_strong')
     with pytest.raises(KeyError, match='unsup_strong'):
         model.loss(*unimatch_batch(size=SIZE))
+
+
+def test_optional_8bit_confidence_quantisation():
+    # all four pass the raw thresholds 0.97 / 0.7
+    high = torch.tensor([0.9726, 0.9725])
+    low = torch.tensor([0.7020, 0.7019])
+    # effective thresholds 248/255 = 0.97255 and 179/255 = 0.70196
+    assert (quantize_8bit(high) >= 0.97).tolist() == [True, False]
+    assert (quantize_8bit(low) >= 0.7).tolist() == [True, False]
+    model = _model(quantize_conf=True)
+    out = model.combine_pseudo_labels(_pl(), torch.ones(1, 2, 2).bool(), 0)
+    torch.testing.assert_close(out['c_ce'], quantize_8bit(_pl()['conf_lg']))

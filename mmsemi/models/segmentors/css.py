@@ -31,6 +31,12 @@ def contrast_rampdown(epoch: int, epochs: int, mult: float = -5.0) -> float:
     return math.exp(mult * (epoch / epochs) ** 2)
 
 
+def quantize_8bit(conf: Tensor) -> Tensor:
+    """``floor(255 c) / 255``: the official 8-bit PIL round-trip of the
+    confidence maps (effective thresholds 248/255 and 179/255)."""
+    return torch.floor(conf * 255) / 255
+
+
 @MODELS.register_module()
 class CSS(RepHeadMixin, SemiBaseSegmentor):
     """CSS (mix and cross variants) on any mmseg encoder-decoder.
@@ -75,7 +81,9 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
     ramp-down: ``floor(ceil(N_labeled / world_size) / batch_per_gpu)``),
     ``cross_warmup_iters`` (0), ``strong_scale`` ((0.5, 1.5)),
     ``cutmix_prob`` (1.0), ``cutmix_area`` (0.5), ``cutmix_ratio``,
-    ``flip_prob`` (0.5), ``strong_branch`` ('unsup_strong': the batch
+    ``flip_prob`` (0.5), ``quantize_conf`` (False: float confidences;
+    True: ``floor(255 c) / 255`` as the official PIL round-trip),
+    ``strong_branch`` ('unsup_strong': the batch
     branch holding the photometrically strong view), ``rep_head``, ``contrast``
     (:class:`PrototypeContrastLoss` kwargs).
     """
@@ -101,6 +109,7 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
         cutmix_ratio=(0.5, 2.0),
         flip_prob=0.5,
         strong_branch='unsup_strong',
+        quantize_conf=False,
         rep_head=dict(type='ProjectionHead', channels=256, out_channels=256,
                       dropout_ratio=0.0),
         contrast=dict())
@@ -198,6 +207,8 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
             out[key] = torch.where(valid, out[key], ignore)
         for key in ('c_ce', 'c_ct'):
             out[key] = torch.where(valid, out[key], zero)
+            if self.semi_train_cfg['quantize_conf']:
+                out[key] = quantize_8bit(out[key])
         return out
 
     def unsupervised_loss(self, logits_u: Tensor, target: Tensor,
