@@ -216,3 +216,19 @@ def test_optional_8bit_confidence_quantisation():
     model = _model(quantize_conf=True)
     out = model.combine_pseudo_labels(_pl(), torch.ones(1, 2, 2).bool(), 0)
     torch.testing.assert_close(out['c_ce'], quantize_8bit(_pl()['conf_lg']))
+
+
+def test_records_the_weak_view_and_agreement_labels():
+    model = _model()
+    model.contrast_loss.prototypes.normal_()
+    model.contrast_loss.prototype_initialized.fill_(True)
+    model.pseudo_label_record_request = 2
+    inputs, samples = unimatch_batch(size=SIZE)
+    pl = model.teacher_pseudo_labels(inputs['unsup_weak'])
+    model.loss(inputs, samples)
+    record = model.pseudo_label_record
+    assert torch.equal(record.images, inputs['unsup_weak'][:2])
+    agree = (pl['y_lg'] == pl['y_rep'])[:2]
+    agree[:, -4:] = False  # padding
+    assert torch.equal(record.mask, agree)
+    assert torch.equal(record.labels[agree], pl['y_lg'][:2][agree])
