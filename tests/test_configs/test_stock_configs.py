@@ -88,10 +88,17 @@ def _method_and_family(path: str) -> List[str]:
     return [method, family]
 
 
+# Methods with one example (the other families are covered by the
+# tests/test_tools/test_stock_segmentors_train.py runs).
+SINGLE_EXAMPLE = {'css': 'deeplabv3plus'}
+
+
 def test_one_config_per_family_and_method():
     found = {tuple(_method_and_family(p)) for p in STOCK_CONFIGS}
-    assert found == {(m, f) for m in METHODS for f in FAMILIES}
-    assert len(STOCK_CONFIGS) == 15
+    expected = {(m, f) for m in METHODS for f in FAMILIES
+                if SINGLE_EXAMPLE.get(m, f) == f}
+    assert found == expected
+    assert len(STOCK_CONFIGS) == len(expected) == 16
 
 
 @pytest.mark.parametrize('path', STOCK_CONFIGS, ids=osp.basename)
