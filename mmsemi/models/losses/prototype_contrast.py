@@ -328,6 +328,8 @@ class PrototypeContrastLoss(nn.Module):
         self.last_stats = dict(
             num_classes_present=idx['present'].sum().float(),
             hard_ratio=hard.sum() / valid.sum().clamp(min=1),
-            prototypes_initialized=self.prototype_initialized.sum().float())
+            prototypes_initialized=self.prototype_initialized.sum().float(),
+            # a checksum of the (rank-identical) prototypes
+            prototype_norm=self.prototypes.norm(dim=1).sum())
         # connected to the whole embedding map (DDP without unused params)
         return self.loss_weight * loss + 0.0 * rep.sum()
