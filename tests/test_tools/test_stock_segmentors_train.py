@@ -17,6 +17,7 @@ METHOD_CONFIGS = {
     'UniMatch': 'unimatch_r18s_toyshapes-1_16.py',
     'CorrMatch': 'corrmatch_r18s_toyshapes-1_16.py',
     'U2PL': 'u2pl_r18s_toyshapes-1_16.py',
+    'RankMatch': 'rankmatch_r18s_toyshapes-1_16.py',
 }
 
 

@@ -1,6 +1,7 @@
 from .corrmatch import CorrMatch
+from .rankmatch import RankMatch
 from .semi_base import SemiBaseSegmentor
 from .u2pl import U2PL
 from .unimatch import UniMatch
 
-__all__ = ['SemiBaseSegmentor', 'UniMatch', 'CorrMatch', 'U2PL']
+__all__ = ['SemiBaseSegmentor', 'UniMatch', 'CorrMatch', 'U2PL', 'RankMatch']

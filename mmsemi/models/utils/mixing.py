@@ -1,4 +1,5 @@
-"""CutMix boxes, ClassMix masks and mask-based mixing of aligned tensors.
+"""CutMix boxes, ClassMix masks and mask-based mixing of aligned tensors
+(and of lower-resolution feature maps, :func:`mix_features`).
 
 The masks select the pixels that come from the *source* (partner) sample;
 :func:`mix` applies one mask to images, labels, confidences and ignore maps
@@ -7,6 +8,7 @@ together so that they stay aligned.
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 DeviceType = Union[str, torch.device, None]
@@ -230,3 +232,56 @@ def mix(mask: Tensor, dst: Sequence[Tensor],
         m = mask if d.dim() == 3 else mask[:, None]
         mixed.append(torch.where(m, s, d))
     return mixed
+
+
+def _grid_stride(full: int, low: int) -> Optional[int]:
+    """Stride ``s`` with ``full - 1 = s * (low - 1)``, or None when there is
+    none (then align-corners sampling does not hit whole pixels)."""
+    if low == 1:
+        return full  # one sample, at pixel 0
+    if (full - 1) % (low - 1) == 0:
+        return (full - 1) // (low - 1)
+    return None
+
+
+def mix_features(mask: Tensor, dst: Tensor, src: Tensor) -> Tensor:
+    """Paste ``src`` into ``dst`` feature maps with an image-size mask.
+
+    Defined as RankMatch's official feature CutMix: upsample both maps
+    bilinearly (``align_corners=True``) to the mask's ``H x W``, take
+    ``src`` inside the mask and ``dst`` outside, and downsample the result
+    bilinearly (``align_corners=True``) back to ``h x w``.
+
+    When ``(H - 1) / (h - 1)`` and ``(W - 1) / (w - 1)`` are integers
+    ``s_y, s_x`` (513/33, 321/21, 801/51: 16), the downsampling samples
+    the mixed map exactly at the pixels ``(s_y i, s_x j)``, where the
+    upsampled maps equal the features themselves; so the result is
+    ``mix(mask[:, ::s_y, ::s_x], dst, src)``, computed here without any
+    full-resolution tensor. Other sizes (e.g. 80/10) compute the
+    up-mix-down itself.
+
+    Args:
+        mask (Tensor): ``(N, H, W)`` bool, True where ``src`` is taken.
+        dst (Tensor): Features kept outside the mask, ``(N, C, h, w)``.
+        src (Tensor): Features pasted inside the mask, ``(N, C, h, w)``.
+
+    Returns:
+        Tensor: ``(N, C, h, w)``.
+    """
+    if dst.dim() != 4 or dst.shape != src.shape:
+        raise ValueError(
+            'mix_features: dst and src must be feature maps (N, C, h, w) of '
+            f'one shape; got {tuple(dst.shape)} and {tuple(src.shape)}')
+    height, width = mask.shape[-2:]
+    low_h, low_w = dst.shape[-2:]
+    stride_y, stride_x = _grid_stride(height, low_h), _grid_stride(
+        width, low_w)
+    if stride_y is not None and stride_x is not None:
+        return mix(mask[:, ::stride_y, ::stride_x], [dst], [src])[0]
+    up = [
+        F.interpolate(t, size=(height, width), mode='bilinear',
+                      align_corners=True) for t in (dst, src)
+    ]
+    mixed = mix(mask, [up[0]], [up[1]])[0]
+    return F.interpolate(mixed, size=(low_h, low_w), mode='bilinear',
+                         align_corners=True)
