@@ -19,7 +19,8 @@ from mmsemi.utils.config_lookup import (configs_dir, register_config_lookup,
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STOCK_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'stock', '*.py')))
-METHODS = {'unimatch': 'UniMatch', 'corrmatch': 'CorrMatch', 'u2pl': 'U2PL'}
+METHODS = {'unimatch': 'UniMatch', 'corrmatch': 'CorrMatch', 'u2pl': 'U2PL',
+           'rankmatch': 'RankMatch'}
 FAMILIES = {
     'pspnet': 'PSPHead',
     'upernet': 'UPerHead',
@@ -90,7 +91,7 @@ def _method_and_family(path: str) -> List[str]:
 def test_one_config_per_family_and_method():
     found = {tuple(_method_and_family(p)) for p in STOCK_CONFIGS}
     assert found == {(m, f) for m in METHODS for f in FAMILIES}
-    assert len(STOCK_CONFIGS) == 15
+    assert len(STOCK_CONFIGS) == 20
 
 
 @pytest.mark.parametrize('path', STOCK_CONFIGS, ids=osp.basename)
@@ -163,6 +164,11 @@ def test_stock_config_hyper_parameters_are_the_methods():
     assert voc['unimatch'].train_dataloader.batch_size == 4
     assert voc['u2pl'].train_dataloader.batch_size == 8
     assert voc['corrmatch'].model.semi_train_cfg.thresh_init == 0.85
+    rank = voc['rankmatch'].model.semi_train_cfg
+    assert rank.conf_thresh == 0.95
+    assert rank.rank_loss == dict(type='RankAwareKLLoss', num_agents=128,
+                                  topk=4, reduction='official',
+                                  loss_weight=0.1)
     for name, cfg in voc.items():
         assert cfg.optim_wrapper.optimizer == dict(
             type='SGD', lr=0.001, momentum=0.9, weight_decay=1e-4), name
