@@ -201,21 +201,28 @@ def _up_mix_down(mask, dst, src):
                          align_corners=True)
 
 
-@pytest.mark.parametrize('full,low', [(513, 33), (321, 21), (801, 51),
-                                      (80, 10), (32, 4)])
+@pytest.mark.parametrize('full,low', [((513, 513), (33, 33)),
+                                      ((321, 321), (21, 21)),
+                                      ((801, 801), (51, 51)),
+                                      ((80, 80), (10, 10)),
+                                      ((32, 32), (4, 4)),
+                                      ((801, 80), (51, 10)),
+                                      ((65, 40), (1, 7))])
 def test_mix_features_equals_the_official_up_mix_down(full, low):
-    """Strided where (H-1)/(h-1) is an integer (the official crops), the
-    up-mix-down itself elsewhere (the toy crop 80 at stride 8)."""
-    gen = torch.Generator().manual_seed(full)
-    dst = torch.rand(2, 3, low, low, generator=gen)
-    src = torch.rand(2, 3, low, low, generator=gen)
-    mask = cutmix_boxes(2, full, full, prob=1.0, generator=gen)
+    """Strided where (H-1)/(h-1) is an integer on both axes (the official
+    crops), the up-mix-down on the pixels it reads elsewhere (the toy crop
+    80 at stride 8, mixed cases)."""
+    gen = torch.Generator().manual_seed(full[0])
+    dst = torch.rand(2, 3, *low, generator=gen)
+    src = torch.rand(2, 3, *low, generator=gen)
+    mask = cutmix_boxes(2, *full, prob=1.0, generator=gen)
     got = mix_features(mask, dst, src)
     torch.testing.assert_close(got, _up_mix_down(mask, dst, src),
                                rtol=0, atol=1e-6)
-    if (full - 1) % (low - 1) == 0:
-        stride = (full - 1) // (low - 1)
-        expected = torch.where(mask[:, None, ::stride, ::stride], src, dst)
+    if all(s > 1 and (f - 1) % (s - 1) == 0 for f, s in zip(full, low)):
+        stride_y, stride_x = ((f - 1) // (s - 1) for f, s in zip(full, low))
+        expected = torch.where(mask[:, None, ::stride_y, ::stride_x], src,
+                               dst)
         assert torch.equal(got, expected)
 
 

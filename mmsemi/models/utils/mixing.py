@@ -5,10 +5,10 @@ The masks select the pixels that come from the *source* (partner) sample;
 :func:`mix` applies one mask to images, labels, confidences and ignore maps
 together so that they stay aligned.
 """
+import functools
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 DeviceType = Union[str, torch.device, None]
@@ -244,6 +244,34 @@ def _grid_stride(full: int, low: int) -> Optional[int]:
     return None
 
 
+@functools.lru_cache(maxsize=32)
+def _align_corners_matrix(out_size: int, in_size: int) -> Tensor:
+    """Linear interpolation with ``align_corners=True`` as a CPU matrix
+    ``(out_size, in_size)``: output ``i`` samples input position
+    ``i * (in_size - 1) / (out_size - 1)``."""
+    scale = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    pos = torch.arange(out_size, dtype=torch.float64) * scale
+    low = pos.floor().long().clamp(max=in_size - 1)
+    high = (low + 1).clamp(max=in_size - 1)
+    frac = pos - low
+    matrix = torch.zeros(out_size, in_size, dtype=torch.float64)
+    rows = torch.arange(out_size)
+    matrix.index_put_((rows, low), 1 - frac, accumulate=True)
+    matrix.index_put_((rows, high), frac, accumulate=True)
+    return matrix
+
+
+@functools.lru_cache(maxsize=32)
+def _up_mix_down_operators(full: int,
+                           low: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """The image pixels that the align-corners downsampling ``full -> low``
+    reads (indices ``(R, )``), the upsampling ``low -> full`` restricted to
+    them ``(R, low)`` and the downsampling from them ``(low, R)``."""
+    down = _align_corners_matrix(low, full)
+    read = down.ne(0).any(dim=0).nonzero().squeeze(1)
+    return read, _align_corners_matrix(full, low)[read], down[:, read]
+
+
 def mix_features(mask: Tensor, dst: Tensor, src: Tensor) -> Tensor:
     """Paste ``src`` into ``dst`` feature maps with an image-size mask.
 
@@ -256,9 +284,9 @@ def mix_features(mask: Tensor, dst: Tensor, src: Tensor) -> Tensor:
     ``s_y, s_x`` (513/33, 321/21, 801/51: 16), the downsampling samples
     the mixed map exactly at the pixels ``(s_y i, s_x j)``, where the
     upsampled maps equal the features themselves; so the result is
-    ``mix(mask[:, ::s_y, ::s_x], dst, src)``, computed here without any
-    full-resolution tensor. Other sizes (e.g. 80/10) compute the
-    up-mix-down itself.
+    ``mix(mask[:, ::s_y, ::s_x], dst, src)``. Other sizes (e.g. 80/10)
+    evaluate the same up-mix-down on the at most ``2h x 2w`` image pixels
+    the downsampling reads. Neither builds a full-resolution tensor.
 
     Args:
         mask (Tensor): ``(N, H, W)`` bool, True where ``src`` is taken.
@@ -278,10 +306,13 @@ def mix_features(mask: Tensor, dst: Tensor, src: Tensor) -> Tensor:
         width, low_w)
     if stride_y is not None and stride_x is not None:
         return mix(mask[:, ::stride_y, ::stride_x], [dst], [src])[0]
-    up = [
-        F.interpolate(t, size=(height, width), mode='bilinear',
-                      align_corners=True) for t in (dst, src)
-    ]
-    mixed = mix(mask, [up[0]], [up[1]])[0]
-    return F.interpolate(mixed, size=(low_h, low_w), mode='bilinear',
-                         align_corners=True)
+    rows, up_y, down_y = (t.to(dst.device) for t in _up_mix_down_operators(
+        height, low_h))
+    cols, up_x, down_x = (t.to(dst.device) for t in _up_mix_down_operators(
+        width, low_w))
+    up_y, down_y, up_x, down_x = (
+        t.to(dst.dtype) for t in (up_y, down_y, up_x, down_x))
+    read = mask[:, rows][:, :, cols]
+    up = [torch.einsum('rh,nchw,qw->ncrq', up_y, t, up_x) for t in (dst, src)]
+    mixed = mix(read, [up[0]], [up[1]])[0]
+    return torch.einsum('hr,ncrq,wq->nchw', down_y, mixed, down_x)
