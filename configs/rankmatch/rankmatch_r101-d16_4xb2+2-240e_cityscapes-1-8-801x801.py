@@ -1,42 +1,9 @@
-# RankMatch, ResNet-101, Cityscapes split 1_8, crop 801x801.
-# 240 epochs over the 2603 unlabeled images with 4 GPUs x (2 labeled +
-# 2 unlabeled): 325 iterations per epoch, 78000 in total.
-_base_ = [
-    '../_base_/models/deeplabv3plus_r101-d16_unimatch_cityscapes.py',
-    '../_base_/datasets/semi_cityscapes_801x801.py',
-    '../_base_/schedules/semi_sgd_poly.py',
-    '../_base_/semi_default_runtime.py',
-]
-data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
-segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-# The rank loss: 128 orthogonal agents (the paper's value), top-4 orderings,
-# lambda 0.1 averaged over the two strong views, official reduction.
-model = dict(
-    _delete_=True,
-    type='RankMatch',
-    segmentor=segmentor,
-    data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
-                           data_preprocessor=data_preprocessor),
-    semi_train_cfg=dict(
-        conf_thresh=0.0,
-        rank_loss=dict(type='RankAwareKLLoss', num_agents=128, topk=4,
-                       reduction='official', loss_weight=0.1)),
-    semi_test_cfg=dict(predict_on='student'))
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../splits/cityscapes/1_8/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../splits/cityscapes/1_8/unlabeled.txt'),
-]))
-max_iters = 78000
-val_interval = 6500
-# Cityscapes: lr 0.005 for every parameter (no 10x head multiplier).
-optim_wrapper = dict(
-    optimizer=dict(lr=0.005),
-    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=1.0)}))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+# RankMatch, ResNet-101, Cityscapes split 1_8, crop 801x801; data, OHEM,
+# threshold 0, schedule and length of the UniMatch config.
+_base_ = ['../unimatch/'
+          'unimatch_r101-d16_4xb2+2-240e_cityscapes-1-8-801x801.py']
+# UniMatch plus the rank loss; the loss defaults are the paper's: 128
+# orthogonal agents, top-4 orderings, lambda 0.1 averaged over the two strong
+# views, 'official' reduction (see README.md).
+model = dict(type='RankMatch',
+             semi_train_cfg=dict(rank_loss=dict(num_agents=128)))

@@ -1,18 +1,7 @@
-# RankMatch, ResNet-50, VOC classic split 732, crop 513x513.
-# 80 epochs over the 9850 unlabeled images with 4 GPUs x (2 labeled +
-# 2 unlabeled): 1231 iterations per epoch, 98480 in total.
-_base_ = ['./rankmatch_r50-d16_4xb2+2-80e_voc12-classic1464-513x513.py']
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../../splits/pascal/732/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../../splits/pascal/732/unlabeled.txt'),
-]))
-max_iters = 98480
-val_interval = 6155
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+# The ResNet-101 config with ResNet-50 (deep stem, output stride 16): the
+# converted UniMatch `resnet50.pth` (tools/model_converters/
+# unimatch_resnet_to_mmseg.py).
+_base_ = ['./rankmatch_r101-d16_4xb2+2-80e_voc12-classic732-513x513.py']
+model = dict(segmentor=dict(
+    pretrained='data/pretrained/resnet50_deepstem_mmseg.pth',
+    backbone=dict(depth=50)))

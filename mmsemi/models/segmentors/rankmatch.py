@@ -6,7 +6,6 @@ import torch
 from torch import Tensor
 
 from mmseg.registry import MODELS
-from mmseg.utils import OptConfigType, OptMultiConfig
 
 from ..utils.decode_head_streams import (decode_with_features,
                                          decode_with_perturbation)
@@ -70,22 +69,12 @@ class RankMatch(UniMatch):
             loss_weight=0.1),
         feature_point=('aspp', ))
 
-    def __init__(self,
-                 segmentor: dict,
-                 semi_train_cfg: OptConfigType = None,
-                 semi_test_cfg: OptConfigType = None,
-                 data_preprocessor: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None,
-                 **segmentor_options) -> None:
-        super().__init__(
-            segmentor=segmentor,
-            semi_train_cfg=semi_train_cfg,
-            semi_test_cfg=semi_test_cfg,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg,
-            **segmentor_options)
+    def __init__(self, *args, **kwargs) -> None:
+        # Arguments: those of UniMatch (segmentor, semi_train_cfg, ...).
+        super().__init__(*args, **kwargs)
         rank_cfg = dict(self.default_train_cfg['rank_loss'],
                         **self.semi_train_cfg['rank_loss'])
+        self.semi_train_cfg['rank_loss'] = rank_cfg
         self.rank_loss = MODELS.build(rank_cfg)
 
     def loss(self, inputs: Dict[str, Tensor],
