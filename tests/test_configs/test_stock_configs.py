@@ -20,7 +20,7 @@ from mmsemi.utils.config_lookup import (configs_dir, register_config_lookup,
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STOCK_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'stock', '*.py')))
 METHODS = {'unimatch': 'UniMatch', 'corrmatch': 'CorrMatch', 'u2pl': 'U2PL',
-           'css': 'CSS'}
+           'css': 'CSS', 'rankmatch': 'RankMatch'}
 FAMILIES = {
     'pspnet': 'PSPHead',
     'upernet': 'UPerHead',
@@ -98,7 +98,7 @@ def test_one_config_per_family_and_method():
     expected = {(m, f) for m in METHODS for f in FAMILIES
                 if SINGLE_EXAMPLE.get(m, f) == f}
     assert found == expected
-    assert len(STOCK_CONFIGS) == len(expected) == 16
+    assert len(STOCK_CONFIGS) == len(expected) == 21
 
 
 @pytest.mark.parametrize('path', STOCK_CONFIGS, ids=osp.basename)
@@ -174,6 +174,11 @@ def test_stock_config_hyper_parameters_are_the_methods():
     assert voc['unimatch'].train_dataloader.batch_size == 4
     assert voc['u2pl'].train_dataloader.batch_size == 8
     assert voc['corrmatch'].model.semi_train_cfg.thresh_init == 0.85
+    rank = voc['rankmatch'].model.semi_train_cfg
+    assert rank.conf_thresh == 0.95
+    assert rank.rank_loss == dict(type='RankAwareKLLoss', num_agents=128,
+                                  topk=4, reduction='official',
+                                  loss_weight=0.1)
     for name, cfg in voc.items():
         assert cfg.optim_wrapper.optimizer == dict(
             type='SGD', lr=0.001, momentum=0.9, weight_decay=1e-4), name

@@ -2,8 +2,10 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from mmsemi.models.utils import classmix_masks, cutmix_boxes, mix
+from mmsemi.models.utils import (classmix_masks, cutmix_boxes, mix,
+                                 mix_features)
 from mmsemi.models.utils.mixing import _sample_box_sizes
 
 
@@ -184,3 +186,50 @@ def test_classmix_is_random_and_accepts_num_classes():
                        torch.tensor([[[True, False], [False, True]]]))
     with pytest.raises(ValueError, match='integer tensor'):
         classmix_masks(labels.float())
+
+
+def _up_mix_down(mask, dst, src):
+    """RankMatch's official feature CutMix: bilinear (align_corners=True)
+    up to the image, paste, back down."""
+    size = mask.shape[-2:]
+    up_dst = F.interpolate(dst, size=size, mode='bilinear',
+                           align_corners=True)
+    up_src = F.interpolate(src, size=size, mode='bilinear',
+                           align_corners=True)
+    mixed = torch.where(mask[:, None], up_src, up_dst)
+    return F.interpolate(mixed, size=dst.shape[-2:], mode='bilinear',
+                         align_corners=True)
+
+
+@pytest.mark.parametrize('full,low', [((513, 513), (33, 33)),
+                                      ((321, 321), (21, 21)),
+                                      ((801, 801), (51, 51)),
+                                      ((80, 80), (10, 10)),
+                                      ((32, 32), (4, 4)),
+                                      ((801, 80), (51, 10)),
+                                      ((65, 40), (1, 7))])
+def test_mix_features_equals_the_official_up_mix_down(full, low):
+    """Strided where (H-1)/(h-1) is an integer on both axes (the official
+    crops), the up-mix-down on the pixels it reads elsewhere (the toy crop
+    80 at stride 8, mixed cases)."""
+    gen = torch.Generator().manual_seed(full[0])
+    dst = torch.rand(2, 3, *low, generator=gen)
+    src = torch.rand(2, 3, *low, generator=gen)
+    mask = cutmix_boxes(2, *full, prob=1.0, generator=gen)
+    got = mix_features(mask, dst, src)
+    torch.testing.assert_close(got, _up_mix_down(mask, dst, src),
+                               rtol=0, atol=1e-6)
+    if all(s > 1 and (f - 1) % (s - 1) == 0 for f, s in zip(full, low)):
+        stride_y, stride_x = ((f - 1) // (s - 1) for f, s in zip(full, low))
+        expected = torch.where(mask[:, None, ::stride_y, ::stride_x], src,
+                               dst)
+        assert torch.equal(got, expected)
+
+
+def test_mix_features_with_empty_and_full_boxes():
+    dst, src = torch.rand(1, 2, 21, 21), torch.rand(1, 2, 21, 21)
+    empty = torch.zeros(1, 321, 321, dtype=torch.bool)
+    assert torch.equal(mix_features(empty, dst, src), dst)
+    assert torch.equal(mix_features(~empty, dst, src), src)
+    with pytest.raises(ValueError, match='one shape'):
+        mix_features(empty, dst, src[:, :1])

@@ -23,6 +23,7 @@ METHODS = {
                 rep_head=dict(type='ProjectionHead', channels=8,
                               out_channels=8, dropout_ratio=0.0),
                 contrast=dict(num_anchors=8, num_negatives=4)),
+    'RankMatch': dict(conf_thresh=0.5, rank_loss=dict(num_agents=8)),
 }
 
 
@@ -113,6 +114,27 @@ def test_named_feature_point_where_the_head_exposes_it(family, point):
         assert features.shape[-2:] == feats[3].shape[-2:]
 
 
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+def test_perturbation_stream_also_returns_clean_decoder_features(family):
+    """``return_features`` adds the clean half's decoder features at the
+    preferred point, from the same forward (eval mode: equal to the
+    features of the clean batch alone)."""
+    segmentor = _segmentor(family).eval()
+    head = segmentor.decode_head
+    with torch.no_grad():
+        feats = _feats(segmentor)
+        torch.manual_seed(1)
+        clean, perturbed, features = decode_with_perturbation(
+            head, feats, 0.5, return_features=True, prefer=('aspp', ))
+        torch.manual_seed(1)
+        expected_clean, expected_perturbed = decode_with_perturbation(
+            head, feats, 0.5)
+        expected_features, _ = decode_with_features(head, feats, ('aspp', ))
+    torch.testing.assert_close(clean, expected_clean)
+    torch.testing.assert_close(perturbed, expected_perturbed)
+    torch.testing.assert_close(features, expected_features)
+
+
 def test_official_head_exposes_its_aspp_output():
     segmentor = MODELS.build(TINY_SEGMENTOR).eval()
     head = segmentor.decode_head
@@ -152,6 +174,8 @@ def test_method_step_on_stock_head(family, method):
         assert any(k.startswith('sup.aux.') for k in terms), sorted(terms)
     if method in ('UniMatch', 'CorrMatch'):
         assert terms['unsup.loss_fp'] > 0
+    if method == 'RankMatch':
+        assert terms['unsup.loss_rank1'] > 0 and terms['unsup.loss_rank2'] > 0
 
 
 def test_region_propagation_on_stock_heads_keeps_tiled_mode():

@@ -4,19 +4,27 @@ import glob
 import os.path as osp
 import re
 
+import pytest
+
 from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_CONFIG, free_port,
                        needs_toy_config, run_checked, subprocess_env)
 
 
+RANKMATCH_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
+                            'rankmatch_r18s_toyshapes-1_16.py')
+
+
 @needs_toy_config
-def test_dist_train_two_processes_gloo(toy_data_root, tmp_path):
+@pytest.mark.parametrize('config', [TOY_CONFIG, RANKMATCH_CONFIG],
+                         ids=['unimatch', 'rankmatch'])
+def test_dist_train_two_processes_gloo(toy_data_root, tmp_path, config):
     env = subprocess_env(with_repo=False)
     env['PORT'] = str(free_port())
     work_dir = str(tmp_path / 'work_dir')
     run_checked(
         [
             'bash',
-            osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), TOY_CONFIG, '2',
+            osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), config, '2',
             '--work-dir', work_dir, '--cfg-options',
             'env_cfg.dist_cfg.backend=gloo', 'train_cfg.max_iters=3',
             'default_hooks.checkpoint.interval=3', 'log_level=DEBUG',

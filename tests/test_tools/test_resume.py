@@ -1,7 +1,8 @@
 # Copyright (c) mmsemi contributors. All rights reserved.
 """Training N iterations, stopping and resuming for M more gives exactly the
 weights of N + M uninterrupted iterations (student, teacher and buffers,
-CorrMatch's dynamic threshold included)."""
+CorrMatch's dynamic threshold included; RankMatch's random agent starts
+come from the restored generator state)."""
 import os.path as osp
 
 import pytest
@@ -11,6 +12,8 @@ from ._helpers import REPO_ROOT, TOY_CONFIG, needs_toy_config, train
 
 CORRMATCH_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
                             'corrmatch_r18s_toyshapes-1_16.py')
+RANKMATCH_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
+                            'rankmatch_r18s_toyshapes-1_16.py')
 DETERMINISTIC = [
     'randomness.seed=0', 'randomness.deterministic=True',
     'default_hooks.checkpoint.interval=1'
@@ -41,11 +44,12 @@ def _state_dict(path):
 
 @needs_toy_config
 @pytest.mark.parametrize('method', ['unimatch', 'unimatch-ema-teacher',
-                                    'corrmatch'])
+                                    'corrmatch', 'rankmatch'])
 def test_resume_matches_uninterrupted(toy_data_root, tmp_path, method):
     n, m = 2, 1
     with_teacher = method == 'unimatch-ema-teacher'
-    config = dict(unimatch=TOY_CONFIG, corrmatch=CORRMATCH_CONFIG).get(
+    config = dict(unimatch=TOY_CONFIG, corrmatch=CORRMATCH_CONFIG,
+                  rankmatch=RANKMATCH_CONFIG).get(
         method) or _teacher_config(tmp_path)
     straight = str(tmp_path / 'straight')
     resumed = str(tmp_path / 'resumed')

@@ -18,6 +18,7 @@ METHOD_CONFIGS = {
     'CorrMatch': 'corrmatch_r18s_toyshapes-1_16.py',
     'U2PL': 'u2pl_r18s_toyshapes-1_16.py',
     'CSS': 'css_r18s_toyshapes-1_16.py',
+    'RankMatch': 'rankmatch_r18s_toyshapes-1_16.py',
 }
 
 

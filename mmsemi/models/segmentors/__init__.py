@@ -1,7 +1,10 @@
 from .corrmatch import CorrMatch
 from .css import CSS
+from .rankmatch import RankMatch
 from .semi_base import SemiBaseSegmentor
 from .u2pl import U2PL
 from .unimatch import UniMatch
 
-__all__ = ['SemiBaseSegmentor', 'UniMatch', 'CorrMatch', 'U2PL', 'CSS']
+__all__ = [
+    'SemiBaseSegmentor', 'UniMatch', 'CorrMatch', 'U2PL', 'CSS', 'RankMatch'
+]

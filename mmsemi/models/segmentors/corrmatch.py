@@ -224,8 +224,8 @@ class CorrMatch(UniMatch):
         # 1. eval-mode CutMix partner (image i - 1 of the batch)
         # Only the partner's labels and confidences are used: they are
         # thresholded with tau after mixing.
-        partner_logits, partner, partner_valid = self._partner_predictions(
-            x_w, valid, threshold=0.0)
+        partner_logits, partner, partner_valid, _ = \
+            self._partner_predictions(x_w, valid, threshold=0.0)
 
         # 2. labeled + weak: clean and perturbed logits, correlation
         feats = self.student.extract_feat(torch.cat([x_l, x_w]))

@@ -1,6 +1,8 @@
 """Base wrapper that turns any mmseg segmentor into a semi-supervised one."""
+import contextlib
 import copy
-from typing import Dict, List, NamedTuple, Optional, Sequence, Union
+from typing import (Dict, Iterator, List, NamedTuple, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 import torch.nn as nn
@@ -13,7 +15,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import OptConfigType, OptMultiConfig
 
-from ..utils.decode_head_streams import check_segmentor
+from ..utils.decode_head_streams import check_segmentor, decode_with_features
 from ..utils.pseudo_label import PseudoLabels
 from .wrapped_cfg import UNSET, apply_segmentor_options
 
@@ -227,16 +229,38 @@ class SemiBaseSegmentor(BaseSegmentor):
         return resize(logits, size=tuple(size), mode='bilinear',
                       align_corners=self.align_corners)
 
+    @staticmethod
+    @contextlib.contextmanager
+    def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+        """Run ``model`` in eval mode (BN running statistics, no dropout)
+        inside the block; its mode is restored afterwards."""
+        was_training = model.training
+        model.eval()
+        try:
+            yield model
+        finally:
+            model.train(was_training)
+
     @torch.no_grad()
     def eval_logits(self, model: nn.Module, inputs: Tensor) -> Tensor:
         """Logits ``(N, K, H, W)`` of ``model`` in eval mode (BN running
         statistics, no dropout) at the input size; the model's mode is
         restored afterwards."""
-        was_training = model.training
-        model.eval()
-        logits = model._forward(inputs)
-        model.train(was_training)
+        with self.eval_mode(model):
+            logits = model._forward(inputs)
         return self.upsample_logits(logits, inputs.shape[-2:])
+
+    @torch.no_grad()
+    def eval_features_and_logits(self, model: nn.Module, inputs: Tensor,
+                                 prefer: Sequence[str] = ()
+                                 ) -> Tuple[Tensor, Tensor]:
+        """Like :meth:`eval_logits`, also returning the decoder features
+        ``(N, C, h, w)`` read by :func:`decode_with_features` (``prefer``
+        names the feature point)."""
+        with self.eval_mode(model):
+            features, logits = decode_with_features(
+                model.decode_head, model.extract_feat(inputs), prefer)
+        return features, self.upsample_logits(logits, inputs.shape[-2:])
 
     @staticmethod
     def check_branches(inputs: Dict[str, Tensor],

@@ -1,6 +1,6 @@
 """UniMatch: weak-to-strong consistency with dual strong views and
 feature perturbation (Yang et al., CVPR 2023)."""
-from typing import Dict, List, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -12,6 +12,15 @@ from ..utils.decode_head_streams import decode_with_perturbation
 from ..utils.mixing import cutmix_boxes, mix
 from ..utils.pseudo_label import PseudoLabels, pseudo_labels_from_logits
 from .semi_base import SampleList, SemiBaseSegmentor
+
+
+class StrongTarget(NamedTuple):
+    """Target of one CutMix-ed strong view, all ``(N, H, W)``: mixed
+    pseudo-labels (long), confident-and-valid mask and mixed valid mask
+    (bool)."""
+    labels: Tensor
+    mask: Tensor
+    valid: Tensor
 
 
 @MODELS.register_module()
@@ -68,84 +77,142 @@ class UniMatch(SemiBaseSegmentor):
         self.check_branches(inputs,
                             ['sup', 'unsup_weak', *cfg['strong_branches']])
         x_l, x_w = inputs['sup'], inputs['unsup_weak']
-        num_l, num_u = x_l.shape[0], x_w.shape[0]
-        size = x_w.shape[-2:]
-        weak_samples = data_samples['unsup_weak']
-        valid = self.valid_mask(weak_samples)
+        valid = self.valid_mask(data_samples['unsup_weak'])
 
-        _, partner_pseudo, partner_valid = self._partner_predictions(
+        _, partner_pseudo, partner_valid, _ = self._partner_predictions(
             x_w, valid, cfg['conf_thresh'])
 
         feats = self.student.extract_feat(torch.cat([x_l, x_w]))
         logits, logits_fp = decode_with_perturbation(
             self.student.decode_head, feats, dropout=cfg['fp_dropout'])
-        logits_l, logits_w = logits.split([num_l, num_u])
+        losses, pseudo = self._labeled_and_weak_losses(
+            inputs, data_samples, feats, logits, logits_fp, valid)
+        losses.update(self._strong_losses(
+            inputs, pseudo, (partner_pseudo, partner_valid), valid))
+        return losses
+
+    def _labeled_and_weak_losses(self, inputs: Dict[str, Tensor],
+                                 data_samples: Dict[str, SampleList],
+                                 feats: Sequence[Tensor], logits: Tensor,
+                                 logits_fp: Tensor, valid: Tensor
+                                 ) -> Tuple[dict, PseudoLabels]:
+        """Supervised and FP losses of the labeled + weak forward, the weak
+        pseudo-labels (recorded for visualisation) and their diagnostics.
+
+        Args:
+            feats: backbone outputs of ``cat(x_l, x_w)``.
+            logits, logits_fp: clean and perturbed decoder logits of that
+                batch, ``(N_l + N_u, K, h, w)``.
+            valid: non-padded pixels of the weak views ``(N_u, H, W)``.
+
+        Returns:
+            tuple: the loss dict and the weak pseudo-labels.
+        """
+        cfg = self.semi_train_cfg
+        num_l = inputs['sup'].shape[0]
+        x_w = inputs['unsup_weak']
+        size = x_w.shape[-2:]
         pseudo = pseudo_labels_from_logits(
-            self.upsample_logits(logits_w.detach(), size), cfg['conf_thresh'],
-            valid)
+            self.upsample_logits(logits[num_l:].detach(), size),
+            cfg['conf_thresh'], valid)
         self.record_pseudo_labels(x_w, pseudo, cfg['conf_thresh'])
 
         losses = self.supervised_loss(
-            logits_l, [f[:num_l] for f in feats], data_samples['sup'])
+            logits[:num_l], [f[:num_l] for f in feats], data_samples['sup'])
         losses = self.add_prefix(self.scale_losses(losses, cfg['sup_weight']),
                                  'sup')
         losses['unsup.loss_fp'] = cfg['fp_weight'] * masked_cross_entropy(
             self.upsample_logits(logits_fp[num_l:], size), pseudo.labels,
             pseudo.mask, normalize=cfg['normalize'], valid=valid)
-        losses.update(self._strong_losses(
-            inputs, pseudo, (partner_pseudo, partner_valid), valid))
 
-        hidden_gt = self.stack_seg(weak_samples, 'gt_unsup_sem_seg')
+        hidden_gt = self.stack_seg(data_samples['unsup_weak'],
+                                   'gt_unsup_sem_seg')
         losses.update(self.add_prefix(
             self.pseudo_label_diagnostics(pseudo, valid, hidden_gt,
                                           cfg['conf_thresh']), 'unsup'))
-        return losses
+        return losses, pseudo
 
     @torch.no_grad()
-    def _partner_predictions(self, x_w: Tensor, valid: Tensor,
-                             threshold: float
-                             ) -> Tuple[Tensor, PseudoLabels, Tensor]:
+    def _partner_predictions(
+            self,
+            x_w: Tensor,
+            valid: Tensor,
+            threshold: float,
+            feature_point: Optional[Sequence[str]] = None
+    ) -> Tuple[Tensor, PseudoLabels, Tensor, Optional[Tensor]]:
         """Eval-mode prediction of each image's CutMix partner (the
         previous image of the batch, cyclically).
 
         Returns:
             tuple: the partner's logits ``(N, K, H, W)``, its pseudo-labels
-            thresholded at ``threshold`` and its valid mask ``(N, H, W)``.
+            thresholded at ``threshold``, its valid mask ``(N, H, W)`` and,
+            when ``feature_point`` is given (a ``prefer`` tuple of
+            :func:`decode_with_features`), its decoder features
+            ``(N, C, h, w)`` of the same eval-mode forward (else None).
         """
-        logits = self.eval_logits(self.student, x_w).roll(1, dims=0)
+        features = None
+        if feature_point is None:
+            logits = self.eval_logits(self.student, x_w)
+        else:
+            features, logits = self.eval_features_and_logits(
+                self.student, x_w, feature_point)
+            features = features.roll(1, dims=0)
+        logits = logits.roll(1, dims=0)
         partner_valid = valid.roll(1, dims=0)
         pseudo = pseudo_labels_from_logits(logits, threshold, partner_valid)
-        return logits, pseudo, partner_valid
+        return logits, pseudo, partner_valid, features
 
     def _strong_losses(self, inputs: Dict[str, Tensor], pseudo: PseudoLabels,
                        partner: Tuple[PseudoLabels, Tensor],
                        valid: Tensor) -> dict:
         """CutMix each strong view with its partner's and supervise it with
         the equally mixed pseudo-labels."""
+        _, images, targets = self._mix_strong_views(inputs, pseudo, partner,
+                                                    valid)
+        return self._strong_ce_losses(
+            self.student._forward(torch.cat(images)), targets)
+
+    def _mix_strong_views(
+            self, inputs: Dict[str, Tensor], pseudo: PseudoLabels,
+            partner: Tuple[PseudoLabels, Tensor], valid: Tensor
+    ) -> Tuple[List[Tensor], List[Tensor], List[StrongTarget]]:
+        """CutMix each strong view with its partner's strong view.
+
+        Returns:
+            tuple: per strong branch, the CutMix box ``(N, H, W)`` bool, the
+            mixed image ``(N, 3, H, W)`` and its target (equally mixed
+            labels, confident-and-valid mask, mixed valid mask).
+        """
         cfg = self.semi_train_cfg
         partner_pseudo, partner_valid = partner
         num_u, _, height, width = inputs['unsup_weak'].shape
-        mixed_images: List[Tensor] = []
-        targets = []
+        boxes, mixed_images, targets = [], [], []
         for branch in cfg['strong_branches']:
-            boxes = cutmix_boxes(num_u, height, width, prob=cfg['cutmix_prob'],
-                                 device=valid.device)
+            box = cutmix_boxes(num_u, height, width, prob=cfg['cutmix_prob'],
+                               device=valid.device)
             strong = inputs[branch]
             image, labels, conf, mixed_valid = mix(
-                boxes,
+                box,
                 [strong, pseudo.labels, pseudo.conf, valid],
                 [strong.roll(1, dims=0), partner_pseudo.labels,
                  partner_pseudo.conf, partner_valid])
+            boxes.append(box)
             mixed_images.append(image)
             mask = (conf >= cfg['conf_thresh']) & mixed_valid
-            targets.append((labels, mask, mixed_valid))
-        logits = self.upsample_logits(
-            self.student._forward(torch.cat(mixed_images)), (height, width))
+            targets.append(StrongTarget(labels, mask, mixed_valid))
+        return boxes, mixed_images, targets
+
+    def _strong_ce_losses(self, logits: Tensor,
+                          targets: Sequence[StrongTarget]) -> dict:
+        """Masked CE of the strong views' logits (all views in one batch,
+        ``(V * N, K, h, w)``) against their mixed targets."""
+        cfg = self.semi_train_cfg
+        logits = self.upsample_logits(logits, targets[0].labels.shape[-2:])
         losses = {}
-        for idx, (branch_logits, (labels, mask, mixed_valid)) in enumerate(
+        for idx, (branch_logits, target) in enumerate(
                 zip(logits.chunk(len(targets)), targets), start=1):
             losses[f'unsup.loss_strong{idx}'] = cfg['strong_weight'] * \
-                masked_cross_entropy(branch_logits, labels, mask,
-                                     normalize=cfg['normalize'],
-                                     valid=mixed_valid)
+                masked_cross_entropy(branch_logits, target.labels,
+                                     target.mask, normalize=cfg['normalize'],
+                                     valid=target.valid)
         return losses

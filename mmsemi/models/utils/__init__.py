@@ -5,7 +5,8 @@ from .dynamic_threshold import DynamicThreshold
 from .entropy_partition import (drop_rate_at, entropy, masked_percentile,
                                 reliable_mask)
 from .joint_augment import JointAugmentParams, joint_geometric_augment
-from .mixing import classmix_masks, cutmix_boxes, mix
+from .mixing import classmix_masks, cutmix_boxes, mix, mix_features
+from .orthogonal_agents import gather_agents, select_orthogonal_agents
 from .pseudo_label import PseudoLabels, pseudo_labels_from_logits
 from .region_propagation import (correlation_shapes, propagate_regions,
                                  propagate_regions_reference,
@@ -15,7 +16,8 @@ from .tiled_region_propagation import propagate_regions_tiled
 __all__ = [
     'check_segmentor', 'decode_with_features', 'decoder_feature_channels',
     'decode_with_perturbation',
-    'classmix_masks', 'cutmix_boxes', 'mix', 'PseudoLabels',
+    'classmix_masks', 'cutmix_boxes', 'mix', 'mix_features',
+    'select_orthogonal_agents', 'gather_agents', 'PseudoLabels',
     'pseudo_labels_from_logits', 'DynamicThreshold', 'sample_shape_rows',
     'correlation_shapes', 'restrict_shapes', 'propagate_regions',
     'propagate_regions_reference', 'propagate_regions_tiled',

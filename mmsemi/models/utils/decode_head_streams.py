@@ -101,8 +101,11 @@ class _PerturbedFeatures(list):
         return (self[i] for i in range(len(self)))
 
 
-def decode_with_perturbation(head: nn.Module, feats: Sequence[Tensor],
-                             dropout: float = 0.5) -> Tuple[Tensor, Tensor]:
+def decode_with_perturbation(head: nn.Module,
+                             feats: Sequence[Tensor],
+                             dropout: float = 0.5,
+                             return_features: bool = False,
+                             prefer: Sequence[str] = ()) -> Tuple[Tensor, ...]:
     """Clean and feature-perturbed logits of one decode head, one batch.
 
     The perturbation is ``Dropout2d(dropout)`` (always active, rescaled by
@@ -116,13 +119,22 @@ def decode_with_perturbation(head: nn.Module, feats: Sequence[Tensor],
         feats (Sequence[Tensor]): Backbone outputs, each ``(N, C_i, h_i,
             w_i)``.
         dropout (float): Channel-drop probability.
+        return_features (bool): Also return the decoder features of the
+            clean half, read as :func:`decode_with_features` reads them
+            (``prefer`` names the feature point). Defaults to False.
+        prefer (Sequence[str]): Feature points, see
+            :func:`decode_with_features`.
 
     Returns:
-        tuple[Tensor, Tensor]: clean and perturbed logits, each
-        ``(N, K, h, w)``.
+        tuple[Tensor, ...]: clean and perturbed logits, each
+        ``(N, K, h, w)``, then (with ``return_features``) the clean decoder
+        features ``(N, C, h', w')``.
     """
-    logits = _logits_tensor(head, head(_PerturbedFeatures(feats, dropout)))
-    return logits.chunk(2)
+    perturbed = _PerturbedFeatures(feats, dropout)
+    if not return_features:
+        return _logits_tensor(head, head(perturbed)).chunk(2)
+    features, logits = decode_with_features(head, perturbed, prefer)
+    return (*logits.chunk(2), features.chunk(2)[0])
 
 
 @contextlib.contextmanager

@@ -1,9 +1,11 @@
-"""CutMix boxes, ClassMix masks and mask-based mixing of aligned tensors.
+"""CutMix boxes, ClassMix masks and mask-based mixing of aligned tensors
+(and of lower-resolution feature maps, :func:`mix_features`).
 
 The masks select the pixels that come from the *source* (partner) sample;
 :func:`mix` applies one mask to images, labels, confidences and ignore maps
 together so that they stay aligned.
 """
+import functools
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -230,3 +232,87 @@ def mix(mask: Tensor, dst: Sequence[Tensor],
         m = mask if d.dim() == 3 else mask[:, None]
         mixed.append(torch.where(m, s, d))
     return mixed
+
+
+def _grid_stride(full: int, low: int) -> Optional[int]:
+    """Stride ``s`` with ``full - 1 = s * (low - 1)``, or None when there is
+    none (then align-corners sampling does not hit whole pixels)."""
+    if low == 1:
+        return full  # one sample, at pixel 0
+    if (full - 1) % (low - 1) == 0:
+        return (full - 1) // (low - 1)
+    return None
+
+
+@functools.lru_cache(maxsize=32)
+def _align_corners_matrix(out_size: int, in_size: int) -> Tensor:
+    """Linear interpolation with ``align_corners=True`` as a CPU matrix
+    ``(out_size, in_size)``: output ``i`` samples input position
+    ``i * (in_size - 1) / (out_size - 1)``."""
+    scale = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    pos = torch.arange(out_size, dtype=torch.float64) * scale
+    low = pos.floor().long().clamp(max=in_size - 1)
+    high = (low + 1).clamp(max=in_size - 1)
+    frac = pos - low
+    matrix = torch.zeros(out_size, in_size, dtype=torch.float64)
+    rows = torch.arange(out_size)
+    matrix.index_put_((rows, low), 1 - frac, accumulate=True)
+    matrix.index_put_((rows, high), frac, accumulate=True)
+    return matrix
+
+
+@functools.lru_cache(maxsize=32)
+def _up_mix_down_operators(full: int,
+                           low: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """The image pixels that the align-corners downsampling ``full -> low``
+    reads (indices ``(R, )``), the upsampling ``low -> full`` restricted to
+    them ``(R, low)`` and the downsampling from them ``(low, R)``."""
+    down = _align_corners_matrix(low, full)
+    read = down.ne(0).any(dim=0).nonzero().squeeze(1)
+    return read, _align_corners_matrix(full, low)[read], down[:, read]
+
+
+def mix_features(mask: Tensor, dst: Tensor, src: Tensor) -> Tensor:
+    """Paste ``src`` into ``dst`` feature maps with an image-size mask.
+
+    Defined as RankMatch's official feature CutMix: upsample both maps
+    bilinearly (``align_corners=True``) to the mask's ``H x W``, take
+    ``src`` inside the mask and ``dst`` outside, and downsample the result
+    bilinearly (``align_corners=True``) back to ``h x w``.
+
+    When ``(H - 1) / (h - 1)`` and ``(W - 1) / (w - 1)`` are integers
+    ``s_y, s_x`` (513/33, 321/21, 801/51: 16), the downsampling samples
+    the mixed map exactly at the pixels ``(s_y i, s_x j)``, where the
+    upsampled maps equal the features themselves; so the result is
+    ``mix(mask[:, ::s_y, ::s_x], dst, src)``. Other sizes (e.g. 80/10)
+    evaluate the same up-mix-down on the at most ``2h x 2w`` image pixels
+    the downsampling reads. Neither builds a full-resolution tensor.
+
+    Args:
+        mask (Tensor): ``(N, H, W)`` bool, True where ``src`` is taken.
+        dst (Tensor): Features kept outside the mask, ``(N, C, h, w)``.
+        src (Tensor): Features pasted inside the mask, ``(N, C, h, w)``.
+
+    Returns:
+        Tensor: ``(N, C, h, w)``.
+    """
+    if dst.dim() != 4 or dst.shape != src.shape:
+        raise ValueError(
+            'mix_features: dst and src must be feature maps (N, C, h, w) of '
+            f'one shape; got {tuple(dst.shape)} and {tuple(src.shape)}')
+    height, width = mask.shape[-2:]
+    low_h, low_w = dst.shape[-2:]
+    stride_y, stride_x = _grid_stride(height, low_h), _grid_stride(
+        width, low_w)
+    if stride_y is not None and stride_x is not None:
+        return mix(mask[:, ::stride_y, ::stride_x], [dst], [src])[0]
+    rows, up_y, down_y = (t.to(dst.device) for t in _up_mix_down_operators(
+        height, low_h))
+    cols, up_x, down_x = (t.to(dst.device) for t in _up_mix_down_operators(
+        width, low_w))
+    up_y, down_y, up_x, down_x = (
+        t.to(dst.dtype) for t in (up_y, down_y, up_x, down_x))
+    read = mask[:, rows][:, :, cols]
+    up = [torch.einsum('rh,nchw,qw->ncrq', up_y, t, up_x) for t in (dst, src)]
+    mixed = mix(read, [up[0]], [up[1]])[0]
+    return torch.einsum('hr,ncrq,wq->nchw', down_y, mixed, down_x)

@@ -1,0 +1,12 @@
+# RankMatch on Cityscapes (mmseg layout), split 1/16, crop 801, for
+# configs that inherit a full stock mmseg config (see configs/stock/README.md;
+# keys start with `semi_`): UniMatch's recipe (semi_unimatch_cityscapes.py:
+# data, batch, threshold, schedule, optimiser) plus the rank loss of
+# configs/rankmatch/README.md (128 orthogonal agents on the decoder features,
+# top-4 orderings, lambda 0.1 averaged over the two strong views).
+_base_ = ['./semi_unimatch_cityscapes.py']
+semi_model = dict(
+    type='RankMatch',
+    semi_train_cfg=dict(
+        rank_loss=dict(type='RankAwareKLLoss', num_agents=128, topk=4,
+                       reduction='official', loss_weight=0.1)))

@@ -1,0 +1,9 @@
+# RankMatch, ResNet-101, Cityscapes split 1_8, crop 801x801; data, OHEM,
+# threshold 0, schedule and length of the UniMatch config.
+_base_ = ['../unimatch/'
+          'unimatch_r101-d16_4xb2+2-240e_cityscapes-1-8-801x801.py']
+# UniMatch plus the rank loss; the loss defaults are the paper's: 128
+# orthogonal agents, top-4 orderings, lambda 0.1 averaged over the two strong
+# views, 'official' reduction (see README.md).
+model = dict(type='RankMatch',
+             semi_train_cfg=dict(rank_loss=dict(num_agents=128)))

@@ -1,0 +1,25 @@
+# RankMatch, ResNet-101, VOC classic split 1464, crop 513x513.
+# 80 epochs over the 9118 unlabeled images with 4 GPUs x (2 labeled +
+# 2 unlabeled): 1140 iterations per epoch, 91200 in total.
+# UniMatch's crop-513 VOC config with the classic split.
+_base_ = ['../unimatch/'
+          'unimatch_r101-d16_4xb2+2-80e_voc12-blended1-16-513x513.py']
+# UniMatch plus the rank loss; the loss defaults are the paper's: 128
+# orthogonal agents, top-4 orderings, lambda 0.1 averaged over the two strong
+# views, 'official' reduction (see README.md).
+model = dict(type='RankMatch',
+             semi_train_cfg=dict(rank_loss=dict(num_agents=128)))
+train_dataloader = dict(dataset=dict(datasets=[
+    dict(_base_.labeled_dataset,
+         split_file='../../splits/pascal/1464/labeled.txt'),
+    dict(_base_.unlabeled_dataset,
+         split_file='../../splits/pascal/1464/unlabeled.txt'),
+]))
+max_iters = 91200
+val_interval = 5700
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
+default_hooks = dict(checkpoint=dict(interval=val_interval))

@@ -1,0 +1,66 @@
+"""configs/rankmatch: every split and crop of the paper's tables for
+ResNet-50 and ResNet-101, with the official recipe of each dataset."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from mmseg.registry import MODELS
+
+import mmsemi  # noqa: F401
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG_DIR = osp.join(ROOT, 'configs', 'rankmatch')
+# config name part -> split folder
+SETTINGS = {
+    **{f'80e_voc12-classic{s}-513x513': f'pascal/{s}'
+       for s in (92, 183, 366, 732, 1464)},
+    **{f'80e_voc12-blended1-{s}-513x513': f'pascal/1_{s}'
+       for s in (16, 8, 4)},
+    **{f'240e_cityscapes-1-{s}-801x801': f'cityscapes/1_{s}'
+       for s in (16, 8, 4, 2)},
+}
+CASES = [(depth, setting) for depth in (50, 101) for setting in SETTINGS]
+
+
+def _path(depth, setting):
+    return osp.join(CONFIG_DIR, f'rankmatch_r{depth}-d16_4xb2+2-{setting}.py')
+
+
+def test_exactly_the_paper_settings_are_shipped():
+    expected = {_path(d, s) for d, s in CASES}
+    assert set(glob.glob(osp.join(CONFIG_DIR, '*.py'))) == expected
+
+
+@pytest.mark.parametrize('depth,setting', CASES)
+def test_config_follows_the_official_recipe(depth, setting):
+    cfg = Config.fromfile(_path(depth, setting))
+    seg = cfg.model.segmentor
+    assert cfg.model.type == 'RankMatch'
+    assert seg.backbone.depth == depth
+    assert f'resnet{depth}_deepstem' in seg.pretrained
+    assert seg.backbone.strides == (1, 2, 2, 1)  # output stride 16
+    assert seg.decode_head.type == 'SemiDeepLabV3PlusHead'
+    train = cfg.model.semi_train_cfg
+    model = MODELS.get('RankMatch')
+    rank = dict(model.default_train_cfg['rank_loss'], **train.rank_loss)
+    assert rank == dict(type='RankAwareKLLoss', num_agents=128, topk=4,
+                        reduction='official', log_space=True,
+                        loss_weight=0.1)
+    if 'cityscapes' in setting:
+        assert cfg.crop_size == (801, 801)
+        assert train.conf_thresh == 0.0
+        assert seg.decode_head.sampler == dict(
+            type='OHEMPixelSampler', thresh=0.7, min_kept=100000)
+        assert cfg.optim_wrapper.optimizer.lr == 0.005
+    else:
+        assert cfg.crop_size == (513, 513)
+        assert train.conf_thresh == 0.95
+        assert 'sampler' not in seg.decode_head
+        assert cfg.optim_wrapper.optimizer.lr == 0.001
+    labeled, unlabeled = cfg.train_dataloader.dataset.datasets
+    assert labeled.split_file.endswith(f'/{SETTINGS[setting]}/labeled.txt')
+    assert unlabeled.split_file.endswith(
+        f'/{SETTINGS[setting]}/unlabeled.txt')
+    assert cfg.param_scheduler[0]['end'] == cfg.train_cfg.max_iters
