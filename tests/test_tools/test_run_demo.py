@@ -87,15 +87,38 @@ def test_every_arm_has_the_same_labels_batch_and_lr():
     assert sup['default_hooks.checkpoint.save_best'] == 'mIoU'
 
 
-def test_every_arm_starts_from_the_stand_in_weights():
+def _split(root, name, count):
+    folder = root / 'splits' / name
+    folder.mkdir(parents=True)
+    (folder / 'labeled.txt').write_text(
+        ''.join(f'img_{i}\n' for i in range(count)))
+
+
+def test_every_arm_starts_from_the_stand_in_weights(tmp_path):
     """No arm overrides the backbone init of the toy model base."""
+    _split(tmp_path, '1_64', 32)
     for arm, path in run_demo.CONFIGS.items():
         cfg = Config.fromfile(path)
         segmentor = cfg.model.get('segmentor', cfg.model)
         assert segmentor.backbone.init_cfg.checkpoint == \
             'mmsemi://standin_r18s_shapes12.pth', arm
         assert 'load_from' not in ' '.join(run_demo.arm_options(
-            arm, run_demo.parse_args([]), '/d')[1])
+            arm, run_demo.parse_args([]), str(tmp_path))[1])
+
+
+def test_css_ramps_its_contrast_weight_over_the_demo_labeled_epochs(
+        tmp_path):
+    """CSS's epoch is one pass over the demo's labeled split at the demo's
+    labeled batch (drop_last), not the 1/16 split of its toy config."""
+    _split(tmp_path, '1_64', 33)
+    args = run_demo.parse_args(['--labeled-batch', '4'])
+    options = dict(o.split('=', 1) for o in run_demo.arm_options(
+        'css', args, str(tmp_path))[1])
+    assert options['model.semi_train_cfg.iters_per_epoch'] == '8'
+    cfg = Config.fromfile(run_demo.CONFIGS['css'])
+    assert cfg.model.semi_train_cfg.iters_per_epoch != 8
+    with pytest.raises(FileNotFoundError, match='labeled split'):
+        run_demo.arm_options('css', args, str(tmp_path / 'none'))
 
 
 def test_summary_reports_mean_spread_gain_and_gap_closed():

@@ -1,5 +1,5 @@
-"""The embedded demo: supervised-only vs. UniMatch, CorrMatch and U2PL on
-ToyShapes, on the CPU, under one protocol.
+"""The embedded demo: supervised-only vs. UniMatch, CorrMatch, U2PL,
+RankMatch and CSS on ToyShapes, on the CPU, under one protocol.
 
 Protocol (checked by :func:`check_protocol`):
 
@@ -48,13 +48,16 @@ CONFIGS = dict(
     supervised=osp.join(REPO, 'configs/toy/supervised_r18s_toyshapes-1_16.py'),
     unimatch=osp.join(REPO, 'configs/toy/unimatch_r18s_toyshapes-1_16.py'),
     corrmatch=osp.join(REPO, 'configs/toy/corrmatch_r18s_toyshapes-1_16.py'),
-    u2pl=osp.join(REPO, 'configs/toy/u2pl_r18s_toyshapes-1_16.py'))
+    u2pl=osp.join(REPO, 'configs/toy/u2pl_r18s_toyshapes-1_16.py'),
+    rankmatch=osp.join(REPO, 'configs/toy/rankmatch_r18s_toyshapes-1_16.py'),
+    css=osp.join(REPO, 'configs/toy/css_r18s_toyshapes-1_16.py'))
 CONFIGS['all_labels'] = CONFIGS['supervised']
-SEMI_ARMS = ('unimatch', 'corrmatch', 'u2pl')
+SEMI_ARMS = ('unimatch', 'corrmatch', 'u2pl', 'rankmatch', 'css')
 ARMS = ('supervised', *SEMI_ARMS)
 SUPERVISED_ARMS = ('supervised', 'all_labels')
 LABELS = dict(supervised='supervised-only', unimatch='UniMatch',
-              corrmatch='CorrMatch', u2pl='U2PL',
+              corrmatch='CorrMatch', u2pl='U2PL', rankmatch='RankMatch',
+              css='CSS',
               all_labels='all labels (supervised)')
 ALL_TRAIN = 'ImageSets/Segmentation/train.txt'
 
@@ -142,7 +145,22 @@ def arm_options(arm: str, args: argparse.Namespace,
                     f'{prefix}.split_file={split}']
     if arm == 'u2pl':  # the drop-rate schedule spans the arm
         options.append(f'model.semi_train_cfg.max_iters={args.iters}')
+    if arm == 'css':  # its contrast weight ramps down over labeled epochs
+        options.append('model.semi_train_cfg.iters_per_epoch='
+                       f'{labeled_epoch_iters(data_root, labeled, args)}')
     return args.iters, options
+
+
+def labeled_epoch_iters(data_root: str, split_file: str,
+                        args: argparse.Namespace) -> int:
+    """Iterations of one pass over the labeled split (CSS's epoch: the
+    official ``len(labeled_loader)`` with ``drop_last``)."""
+    path = osp.join(data_root, split_file)
+    if not osp.exists(path):
+        raise FileNotFoundError(f'{path}: labeled split not found')
+    with open(path) as f:
+        count = sum(1 for line in f if line.strip())
+    return max(1, count // args.labeled_batch)
 
 
 def train_command(arm: str, work_dir: str, seed: int,
