@@ -163,16 +163,26 @@ STOCK_FEATURE_POINTS: Dict[str, Dict[str, str]] = {
 }
 
 
+def _feature_points(head: nn.Module) -> Dict[str, str]:
+    return getattr(head, 'feature_points',
+                   STOCK_FEATURE_POINTS.get(type(head).__name__, {}))
+
+
+def _feature_point_name(head: nn.Module,
+                        prefer: Sequence[str]) -> Optional[str]:
+    """The first of the ``prefer`` feature points the head exposes."""
+    return next((name for name in prefer if name in _feature_points(head)),
+                None)
+
+
 def feature_point_module(head: nn.Module,
                          prefer: Sequence[str]) -> Optional[nn.Module]:
     """The submodule giving the first of the ``prefer`` feature points the
     head exposes, or None (then the classifier input is used)."""
-    points = getattr(head, 'feature_points',
-                     STOCK_FEATURE_POINTS.get(type(head).__name__, {}))
-    for name in prefer:
-        if name in points:
-            return head.get_submodule(points[name])
-    return None
+    name = _feature_point_name(head, prefer)
+    if name is None:
+        return None
+    return head.get_submodule(_feature_points(head)[name])
 
 
 def decoder_feature_channels(head: nn.Module,
@@ -180,17 +190,14 @@ def decoder_feature_channels(head: nn.Module,
     """Channels of the features :func:`decode_with_features` returns for
     ``prefer``: a named point's (``feature_channels`` of the head, or the
     ``out_channels`` of the point's conv), else the classifier input's."""
-    points = getattr(head, 'feature_points',
-                     STOCK_FEATURE_POINTS.get(type(head).__name__, {}))
-    for name in prefer:
-        if name in points:
-            declared = getattr(head, 'feature_channels', {})
-            if name in declared:
-                return declared[name]
-            module = head.get_submodule(points[name])
-            conv = getattr(module, 'conv', module)
-            return conv.out_channels
-    return head.conv_seg.in_channels
+    name = _feature_point_name(head, prefer)
+    if name is None:
+        return head.conv_seg.in_channels
+    declared = getattr(head, 'feature_channels', {})
+    if name in declared:
+        return declared[name]
+    module = feature_point_module(head, (name, ))
+    return getattr(module, 'conv', module).out_channels
 
 
 @contextlib.contextmanager
