@@ -157,3 +157,30 @@ def test_drop_pretrained_init_cfgs_at_any_depth():
         backbone=dict(init_cfg=None),
         heads=[dict(init_cfg=[dict(type='Kaiming')])],
         init_cfg=dict(type='Normal'))
+
+
+@pytest.mark.parametrize('method', ['rankmatch', 'css'])
+def test_inference_model_on_rankmatch_and_css(method):
+    """init_model builds the newer methods' toy configs (CSS with its
+    representation head and prototypes) and inference_model predicts with
+    the network their ``predict_on`` names."""
+    config = osp.join(ROOT, 'configs', 'toy',
+                      f'{method}_r18s_toyshapes-1_16.py')
+    torch.manual_seed(0)
+    model = init_model(config, None, device='cpu')
+    predict_on = model.semi_test_cfg['predict_on']
+    img = _image(2)
+    if model.teacher is not None:
+        with torch.no_grad():
+            for param in model.teacher.parameters():
+                param.add_(0.05 * torch.randn_like(param))
+    result = inference_model(model, img)
+    data, _ = _preprare_data(img, model)
+    data = model.data_preprocessor(data, False)
+    expected = getattr(model, predict_on).predict(
+        data['inputs'], data['data_samples'])[0].seg_logits.data
+    torch.testing.assert_close(result.seg_logits.data, expected)
+    assert result.pred_sem_seg.shape == img.shape[:2]
+    if method == 'css':
+        assert predict_on == 'teacher'
+        assert 'contrast_loss.prototypes' in model.state_dict()
