@@ -68,3 +68,18 @@ def straight_and_resumed(train, cwd: str, tmp_path, first: int,
     assert f'resumed epoch: 0, iter: {first}' in out_resumed
     return (out_straight, out_resumed, checkpoint(straight, total),
             checkpoint(resumed, total))
+
+
+def assert_resumed_equals_straight(outputs: tuple, checkpoints: tuple,
+                                   logged_keys, iters: int) -> None:
+    """The resumed run logs the same ``logged_keys`` at ``iters`` and ends
+    with the same weights, buffers and optimizer state, tensor by tensor,
+    as the uninterrupted one (``(straight, resumed)`` pairs)."""
+    out_straight, out_resumed = outputs
+    expected, actual = checkpoints
+    for key in logged_keys:
+        assert logged(out_resumed, key, iters) == \
+            logged(out_straight, key, iters), key
+    assert_equal(expected['state_dict'], actual['state_dict'], 'state_dict')
+    assert_equal(optimizer_tensors(expected), optimizer_tensors(actual),
+                 'optimizer')
