@@ -300,8 +300,7 @@ class CorrMatch(UniMatch):
         hidden_gt = self.stack_seg(weak_samples, 'gt_unsup_sem_seg')
         losses.update(self.add_prefix(
             self.pseudo_label_diagnostics(pseudo_w, valid, hidden_gt, tau,
-                                          self.student.decode_head
-                                          .ignore_index), 'unsup'))
+                                          self.ignore_index), 'unsup'))
         losses.update(self.add_prefix(
             self.propagation_diagnostics(mask_mix, mask_prop, valid_mix,
                                          accepted),

@@ -154,10 +154,6 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
         self.register_buffer('cur_iter', torch.zeros((), dtype=torch.long))
 
     # ------------------------------------------------------------------
-    @property
-    def ignore_index(self) -> int:
-        return self.student.decode_head.ignore_index
-
     def contrast_lambda(self, cur_iter: int) -> float:
         """``lambda_c`` at iteration ``cur_iter``."""
         cfg = self.semi_train_cfg

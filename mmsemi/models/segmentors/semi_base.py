@@ -224,6 +224,11 @@ class SemiBaseSegmentor(BaseSegmentor):
 
     # ------------------------------------------------------------------
     # helpers shared by the methods
+    @property
+    def ignore_index(self) -> int:
+        """The label value the student's decode head ignores."""
+        return self.student.decode_head.ignore_index
+
     def upsample_logits(self, logits: Tensor, size: Sequence[int]) -> Tensor:
         """Resize decoder logits ``(N, K, h, w)`` to the input ``size``."""
         return resize(logits, size=tuple(size), mode='bilinear',
@@ -284,7 +289,7 @@ class SemiBaseSegmentor(BaseSegmentor):
                 'unlabeled samples carry no gt_sem_seg; add '
                 'LoadUnlabeledAnnotations to the unlabeled pipeline so '
                 'padding can be told from image content')
-        return marker != self.student.decode_head.ignore_index
+        return marker != self.ignore_index
 
     @staticmethod
     def stack_seg(samples: SampleList, field: str = 'gt_sem_seg'

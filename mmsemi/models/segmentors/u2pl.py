@@ -252,7 +252,7 @@ class U2PL(RepHeadMixin, SemiBaseSegmentor):
         # diagnostics (logged, not summed)
         stats = self.pseudo_label_diagnostics(
             PseudoLabels(labels_u, conf_u, reliable), valid_mix, hidden_mix,
-            alpha, self.student.decode_head.ignore_index)
+            alpha, self.ignore_index)
         stats['drop_rate'] = stats.pop('threshold')
         stats['lambda_u'] = weight.detach()
         stats['cutmix'] = box.any().float()
@@ -268,7 +268,7 @@ class U2PL(RepHeadMixin, SemiBaseSegmentor):
         arg-max, masks the full-resolution entropy partition; the loss
         resizes them to the feature map with nearest interpolation, as the
         official code."""
-        ignore = self.student.decode_head.ignore_index
+        ignore = self.ignore_index
         gt = self.stack_seg(sup_samples).to(rep.device)
         labels_u = torch.where(valid_u, labels_u,
                                torch.full_like(labels_u, ignore))
