@@ -26,7 +26,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmsemi  # noqa: E402,F401  (registers mmsemi modules into mmseg)
 from mmsemi.utils import (register_trusted_local_loader,  # noqa: E402
-                          setup_cpu_distributed)
+                          set_data_root, setup_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -51,6 +51,10 @@ def parse_args() -> argparse.Namespace:
         'to the work_dir/timestamp/show_dir')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--data-root',
+        help='data root of every train/val/test dataset (split and ann '
+        'files are relative to it and move with it)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -103,6 +107,8 @@ def main() -> None:
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.data_root is not None:
+        set_data_root(cfg, args.data_root)
 
     # work_dir priority: CLI > config > ./work_dirs/<config name>
     if args.work_dir is not None:

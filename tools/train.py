@@ -4,19 +4,26 @@
 Usage::
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp]
-        [--cfg-options KEY=VALUE ...] [--launcher {none,pytorch,slurm,mpi}]
+        [--data-root DIR] [--cfg-options KEY=VALUE ...]
+        [--launcher {none,pytorch,slurm,mpi}]
 
 Runs from a clone without installing mmsemi (the repo root is put on
 ``sys.path``), from ``mim train mmsemi CONFIG`` and from
 ``tools/dist_train.sh`` / ``tools/slurm_train.sh``. Distributed runs on
 machines without CUDA use gloo (see :mod:`mmsemi.utils.dist`); pass
 ``--cfg-options env_cfg.dist_cfg.backend=gloo`` to say so explicitly.
+
+Before the Runner is built, the pretrained weights the model names are
+checked (and downloaded into mmengine's cache where missing); without them
+training stops with a message naming the file or URL, the config key, how
+to get it and how to train without it.
 """
 import argparse
 import logging
 import os
 import os.path as osp
 import sys
+from typing import Optional, Sequence
 
 # Prefer the mmsemi of the clone this script lives in over an installed one
 # (only when run from a clone: the installed copy in mmsemi/.mim/tools has no
@@ -32,10 +39,12 @@ from mmseg.registry import RUNNERS  # noqa: E402
 
 import mmsemi  # noqa: E402,F401  (registers mmsemi modules into mmseg)
 from mmsemi.utils import (register_trusted_local_loader,  # noqa: E402
-                          setup_cpu_distributed)
+                          set_data_root, setup_cpu_distributed)
+from mmsemi.utils.pretrained_weights import \
+    check_pretrained_weights  # noqa: E402
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Train a semi-supervised segmentor')
     parser.add_argument('config', help='train config file path')
@@ -50,6 +59,10 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         default=False,
         help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--data-root',
+        help='data root of every train/val/test dataset (split and ann '
+        'files are relative to it and move with it)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -68,7 +81,7 @@ def parse_args() -> argparse.Namespace:
     # torch.distributed.launch (torch >= 2.0) passes `--local-rank`, older
     # versions `--local_rank`; torchrun only sets LOCAL_RANK.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -91,14 +104,15 @@ def enable_amp(cfg: Config) -> None:
     cfg.optim_wrapper.loss_scale = 'dynamic'
 
 
-def main() -> None:
-    args = parse_args()
-    register_trusted_local_loader()
-
+def build_config(args: argparse.Namespace) -> Config:
+    """The config of a run: the file, ``--cfg-options``, ``--data-root``,
+    the work dir, ``--amp``, ``--resume`` and the distributed backend."""
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.data_root is not None:
+        set_data_root(cfg, args.data_root)
 
     # work_dir priority: CLI > config > ./work_dirs/<config name>
     if args.work_dir is not None:
@@ -113,12 +127,25 @@ def main() -> None:
 
     # No-op where CUDA is available; otherwise gloo + CPU DDP.
     setup_cpu_distributed(cfg)
+    return cfg
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Runner:
+    """Train as the command line says; returns the finished Runner."""
+    args = parse_args(argv)
+    register_trusted_local_loader()
+    cfg = build_config(args)
+    # One process per node downloads; the others find the file afterwards
+    # (mmengine's own loading waits for local rank 0 the same way).
+    check_pretrained_weights(
+        cfg.model, check_remote=os.environ.get('LOCAL_RANK', '0') == '0')
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
+    return runner
 
 
 if __name__ == '__main__':

@@ -3,6 +3,7 @@ from .checkpoint import (load_from_local_trusted, package_checkpoint_path,
                          register_package_checkpoints,
                          register_trusted_local_loader)
 from .config_lookup import register_config_lookup
+from .data_root import set_data_root
 from .dist import setup_cpu_distributed
 
 
@@ -25,5 +26,6 @@ __all__ = [
     'load_from_local_trusted', 'package_checkpoint_path',
     'register_all_modules', 'register_package_checkpoints',
     'register_config_lookup', 'register_trusted_local_loader',
+    'set_data_root',
     'setup_cpu_distributed'
 ]

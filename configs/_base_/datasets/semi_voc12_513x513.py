@@ -1,9 +1,12 @@
 # Pascal VOC 2012, semi-supervised, crop 513.
 # Generated layout: every crop-size dependent entry is spelled out here, so
 # derived configs only override split files, batch sizes and schedules.
-# Layout (UniMatch's): data/VOCdevkit/VOC2012/{JPEGImages,SegmentationClass}
-# where SegmentationClass holds the 10,582 "aug" masks (the 1,464 fine masks
-# kept as they are) and the 1,449 val masks. Split files are mmseg ann files
+# Layouts: mmseg's, data/VOCdevkit/VOC2012/{JPEGImages,SegmentationClass,
+# SegmentationClassAug} (fine train and val masks in SegmentationClass, SBD
+# masks in SegmentationClassAug; a labeled image takes its fine mask when it
+# has one), or UniMatch's merged one, where SegmentationClass holds the
+# 10,582 "aug" masks (the 1,464 fine masks kept as they are) and the 1,449
+# val masks. Split files are mmseg ann files
 # (one basename per line) in data/splits/pascal/<split>/; import the official
 # ones with tools/dataset_converters/import_splits.py or draw new ones with
 # tools/misc/split_dataset.py.
@@ -65,6 +68,7 @@ labeled_dataset = dict(
     type=dataset_type,
     data_root=data_root,
     data_prefix=data_prefix,
+    seg_map_fallback='SegmentationClassAug',
     split_file='../../splits/pascal/1464/labeled.txt',
     pipeline=sup_pipeline)
 unlabeled_dataset = dict(

@@ -3,8 +3,9 @@
 import logging
 from typing import Any, Optional
 
-from mmengine.dist import get_rank
+from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 from mmengine.runner.utils import set_random_seed
 from mmengine.runner.loops import _InfiniteDataloaderIterator
@@ -60,6 +61,7 @@ class SemiIterBasedTrainLoop(IterBasedTrainLoop):
         self.sampler = find_resumable_sampler(self.dataloader)
         if self.sampler is not None:
             self._check_batch_size()
+            self._check_model_batch()
 
     def _check_batch_size(self) -> None:
         """Sampler blocks and dataloader batches must coincide."""
@@ -73,6 +75,19 @@ class SemiIterBasedTrainLoop(IterBasedTrainLoop):
                 f'train_dataloader batch_size ({loader_bs}) differs from the '
                 f'sampler batch_size ({sampler_bs}); set both to the same '
                 'value so every batch has the configured source ratio')
+
+    def _check_model_batch(self) -> None:
+        """Ask the model whether it can train on the sampler's per-process
+        labeled + unlabeled batch (``check_train_batch``), before anything
+        else is built or loaded."""
+        model = self.runner.model
+        if is_model_wrapper(model):
+            model = model.module
+        check = getattr(model, 'check_train_batch', None)
+        nums = getattr(self.sampler, 'num_per_source', None)
+        if check is None or nums is None or len(nums) != 2:
+            return
+        check(nums[0], nums[1], world_size=get_world_size())
 
     def _sync_sampler_seed(self) -> None:
         """Restore the checkpoint's sampler seed on resume; record it."""

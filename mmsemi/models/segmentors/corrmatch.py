@@ -209,6 +209,11 @@ class CorrMatch(UniMatch):
             'semi_train_cfg.corr_head.in_channels')
 
     # ------------------------------------------------------------------
+    def train_forward_batches(self, num_labeled: int,
+                              num_unlabeled: int) -> Dict[str, int]:
+        """Labeled + weak images in one pass, the strong view alone."""
+        return dict(student=min(num_labeled + num_unlabeled, num_unlabeled))
+
     def loss(self, inputs: Dict[str, Tensor],
              data_samples: Dict[str, SampleList]) -> dict:
         cfg = self.semi_train_cfg

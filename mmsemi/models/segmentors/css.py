@@ -243,6 +243,13 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
                     valid=torch.cat([valid_l, valid_u]))
 
     # ------------------------------------------------------------------
+    def train_forward_batches(self, num_labeled: int,
+                              num_unlabeled: int) -> Dict[str, int]:
+        """The student runs on the labeled and the augmented unlabeled
+        images separately, the train-mode teacher on the weak views."""
+        return dict(student=min(num_labeled, num_unlabeled),
+                    teacher=num_unlabeled)
+
     def loss(self, inputs: Dict[str, Tensor],
              data_samples: Dict[str, SampleList]) -> dict:
         cfg = self.semi_train_cfg

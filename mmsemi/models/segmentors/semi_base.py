@@ -43,6 +43,39 @@ class PseudoLabelRecord(NamedTuple):
     threshold: Optional[float]
 
 
+MULTI_BRANCH_PREPROCESSOR = 'MultiBranchSegDataPreprocessor'
+
+
+def multi_branch_preprocessor(data_preprocessor: OptConfigType,
+                              segmentor: dict) -> dict:
+    """The wrapper's data preprocessor config: always a multi-branch one.
+
+    * ``None``: the segmentor's own preprocessor, wrapped.
+    * A ``MultiBranchSegDataPreprocessor``: used as given.
+    * Any other (single-branch) preprocessor: mmengine's Runner copies a
+      config's top-level ``data_preprocessor`` into the model config when
+      the model has none, and every stock mmseg config defines one (with the
+      stock crop). The segmentor's own preprocessor (which the config may
+      have adapted, e.g. to the method's crop) is wrapped when it has one;
+      otherwise the given one is.
+
+    Raises:
+        KeyError: if neither the wrapper nor the segmentor has a data
+            preprocessor.
+    """
+    if data_preprocessor is not None and \
+            data_preprocessor.get('type') == MULTI_BRANCH_PREPROCESSOR:
+        return data_preprocessor
+    inner = segmentor.get('data_preprocessor') or data_preprocessor
+    if inner is None:
+        raise KeyError(
+            'model.segmentor has no data_preprocessor and the wrapper none '
+            'either; give the segmentor one (e.g. SegDataPreProcessor with '
+            'the mean/std of its backbone and size=crop_size)')
+    return dict(type=MULTI_BRANCH_PREPROCESSOR,
+                data_preprocessor=copy.deepcopy(inner))
+
+
 @MODELS.register_module()
 class SemiBaseSegmentor(BaseSegmentor):
     """Semi-supervised wrapper around a stock mmseg segmentor.
@@ -66,8 +99,10 @@ class SemiBaseSegmentor(BaseSegmentor):
         semi_train_cfg (dict, optional): Method hyper-parameters.
         semi_test_cfg (dict, optional): ``predict_on`` ('teacher' or
             'student'); defaults to the teacher when there is one.
-        data_preprocessor (dict, optional): Defaults to a
-            ``MultiBranchSegDataPreprocessor`` wrapping the segmentor's.
+        data_preprocessor (dict, optional): A
+            ``MultiBranchSegDataPreprocessor``; anything else (or None) is
+            replaced by one wrapping the segmentor's own preprocessor, see
+            :func:`multi_branch_preprocessor`.
         init_cfg (dict, optional): Initialisation config.
         pretrained (str, optional): Replaces the wrapped segmentor's
             ``pretrained``; ``None`` (set by ``mmseg.apis.init_model``)
@@ -101,11 +136,8 @@ class SemiBaseSegmentor(BaseSegmentor):
                  pretrained: Optional[str] = UNSET,
                  train_cfg: OptConfigType = UNSET) -> None:
         segmentor = apply_segmentor_options(segmentor, pretrained, train_cfg)
-        if data_preprocessor is None:
-            data_preprocessor = dict(
-                type='MultiBranchSegDataPreprocessor',
-                data_preprocessor=copy.deepcopy(
-                    segmentor['data_preprocessor']))
+        data_preprocessor = multi_branch_preprocessor(data_preprocessor,
+                                                      segmentor)
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         self.semi_train_cfg = self._merge_cfg(
@@ -189,6 +221,67 @@ class SemiBaseSegmentor(BaseSegmentor):
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       strict, missing_keys, unexpected_keys,
                                       error_msgs)
+
+    # ------------------------------------------------------------------
+    # start-up checks
+    def train_forward_batches(self, num_labeled: int,
+                              num_unlabeled: int) -> Dict[str, int]:
+        """The smallest batch each network (``'student'``, ``'teacher'``)
+        runs on in train mode, for ``num_labeled`` + ``num_unlabeled``
+        images per process. Methods that forward a part of the batch alone
+        override this (the default: the student sees both together, a
+        train-mode teacher the unlabeled images)."""
+        batches = dict(student=num_labeled + num_unlabeled)
+        if self.teacher is not None and \
+                self.semi_train_cfg['teacher_mode'] == 'train':
+            batches['teacher'] = num_unlabeled
+        return batches
+
+    def check_train_batch(self, num_labeled: int, num_unlabeled: int,
+                          world_size: int = 1) -> None:
+        """Refuse a per-process batch that a train-mode network cannot take.
+
+        BatchNorm in train mode needs more than one value per channel; a
+        layer after a global pooling (ASPP's image pool, PPM's 1x1 bin) sees
+        one per image, so a network run on a single image stops at its first
+        step. Each network whose smallest batch
+        (:meth:`train_forward_batches`) is one image is probed once, in eval
+        mode on one blank image of the crop size (no state changes), for
+        such layers. SyncBN over several processes pools their batches and
+        is fine.
+
+        Raises:
+            ValueError: naming the network, the layers, the reason and the
+                fix.
+        """
+        for name, batch in self.train_forward_batches(
+                num_labeled, num_unlabeled).items():
+            if batch >= 2:
+                continue
+            layers = single_value_bn_layers(
+                getattr(self, name), self._probe_size(), world_size)
+            if not layers:
+                continue
+            raise ValueError(
+                f'{type(self).__name__} cannot train with {num_labeled} '
+                f'labeled + {num_unlabeled} unlabeled image(s) per process: '
+                f'its {name} runs in train mode on {batch} image(s), and '
+                f'BatchNorm then sees one value per channel in '
+                f'{", ".join(layers[:3])}'
+                f'{" ..." if len(layers) > 3 else ""} (after a global '
+                'pooling), which BatchNorm cannot normalise. Use at least 2 '
+                'labeled and 2 unlabeled images per process '
+                '(train_dataloader.batch_size and '
+                'train_dataloader.sampler.batch_size, split by the sampler\'s '
+                'source_ratio), or SyncBN over several processes')
+
+    def _probe_size(self) -> Tuple[int, int]:
+        """Input size of the start-up probe: the crop the preprocessor pads
+        to, else 512 x 512."""
+        inner = getattr(self.data_preprocessor, 'data_preprocessor',
+                        self.data_preprocessor)
+        size = getattr(inner, 'size', None)
+        return tuple(size) if size else (512, 512)
 
     # ------------------------------------------------------------------
     # inference routing
@@ -379,3 +472,39 @@ class SemiBaseSegmentor(BaseSegmentor):
     def scale_losses(losses: dict, weight: float) -> dict:
         """Multiply the entries whose key holds 'loss' by ``weight``."""
         return {k: v * weight if 'loss' in k else v for k, v in losses.items()}
+
+
+def single_value_bn_layers(model: nn.Module, size: Sequence[int],
+                           world_size: int = 1) -> List[str]:
+    """Names of the BatchNorm layers of ``model`` whose input has one value
+    per channel when ``model._forward`` runs on one image of ``size``.
+
+    The forward runs in eval mode without gradients, so no running
+    statistic changes. SyncBN layers count only on a single process.
+    """
+    hits: List[str] = []
+
+    def record(name):
+        def hook(module, args):
+            x = args[0]
+            if x.numel() == x.shape[1]:
+                hits.append(name)
+        return hook
+
+    handles = [
+        module.register_forward_pre_hook(record(name))
+        for name, module in model.named_modules()
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not (
+            isinstance(module, nn.SyncBatchNorm) and world_size > 1)
+    ]
+    if not handles:
+        return hits
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else 'cpu'
+    try:
+        with torch.no_grad(), SemiBaseSegmentor.eval_mode(model):
+            model._forward(torch.zeros(1, 3, *size, device=device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return hits

@@ -173,6 +173,13 @@ class U2PL(RepHeadMixin, SemiBaseSegmentor):
         return box
 
     # ------------------------------------------------------------------
+    def train_forward_batches(self, num_labeled: int,
+                              num_unlabeled: int) -> Dict[str, int]:
+        """The labeled images alone in the supervised phase, then labeled
+        and mixed unlabeled images together (the train-mode teacher too)."""
+        return dict(student=num_labeled,
+                    teacher=num_labeled + num_unlabeled)
+
     def loss(self, inputs: Dict[str, Tensor],
              data_samples: Dict[str, SampleList]) -> dict:
         cfg = self.semi_train_cfg

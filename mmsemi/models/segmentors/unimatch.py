@@ -71,6 +71,13 @@ class UniMatch(SemiBaseSegmentor):
         strong_branches=('unsup_strong1', 'unsup_strong2'),
         normalize='valid')
 
+    def train_forward_batches(self, num_labeled: int,
+                              num_unlabeled: int) -> Dict[str, int]:
+        """Labeled + weak images in one pass, the two strong views in
+        another."""
+        return dict(student=min(num_labeled + num_unlabeled,
+                                2 * num_unlabeled))
+
     def loss(self, inputs: Dict[str, Tensor],
              data_samples: Dict[str, SampleList]) -> dict:
         cfg = self.semi_train_cfg

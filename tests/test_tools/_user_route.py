@@ -1,0 +1,110 @@
+# Copyright (c) mmsemi contributors. All rights reserved.
+"""The documented shrinking overrides of the user-route test.
+
+A shipped config runs as shipped except for these, none of which touches
+the model structure or the data preprocessor's type:
+
+* crop: every ``RandomCrop`` and the preprocessor's padding ``size`` become
+  65 x 65 (64 x 64 for even crops), sliding-window testing uses that window
+  (stride in the shipped proportion), and test-time ``Resize`` scales are
+  divided by 8;
+* batch: 2 labeled + 2 unlabeled images per process (2 for supervised-only);
+* iterations: one training iteration, validation after it on one image; the
+  supervised-only warm-up of U2PL (``sup_only_iters`` and the EMA hook's
+  ``begin_iter``) set to 0 so the one iteration trains every term;
+* data loading in the main process, a log line every iteration, no
+  checkpoint unless asked;
+* offline weights: ``model.pretrained=None`` (no ImageNet weights, which
+  cannot be downloaded here), the switch the weight check's message names.
+"""
+import copy
+from typing import Any, Tuple
+
+SHRUNK_CROP_ODD = 65
+SHRUNK_CROP_EVEN = 64
+TEST_SCALE_DIVISOR = 8
+
+
+def shrunk_crop(crop: Any) -> Tuple[int, int]:
+    side = crop if isinstance(crop, int) else crop[0]
+    size = SHRUNK_CROP_ODD if side % 2 else SHRUNK_CROP_EVEN
+    return (size, size)
+
+
+def _walk(cfg: Any, fn) -> None:
+    """Call ``fn`` on every dict below ``cfg`` (depth first)."""
+    if isinstance(cfg, dict):
+        fn(cfg)
+        for value in cfg.values():
+            _walk(value, fn)
+    elif isinstance(cfg, (list, tuple)):
+        for value in cfg:
+            _walk(value, fn)
+
+
+def _shrink_crops(cfg: Any) -> None:
+
+    def fn(node: dict) -> None:
+        if node.get('type') == 'RandomCrop':
+            node['crop_size'] = shrunk_crop(node['crop_size'])
+        if 'size' in node and node.get('type') == 'SegDataPreProcessor' \
+                and node['size'] is not None:
+            node['size'] = shrunk_crop(node['size'])
+        test_cfg = node.get('test_cfg')
+        if isinstance(test_cfg, dict) and test_cfg.get('mode') == 'slide':
+            crop = test_cfg['crop_size']
+            new = shrunk_crop(crop)
+            test_cfg['stride'] = tuple(
+                max(1, s * n // c)
+                for s, n, c in zip(test_cfg['stride'], new, crop))
+            test_cfg['crop_size'] = new
+
+    _walk(cfg, fn)
+
+
+def _shrink_test_resize(loader: Any) -> None:
+
+    def fn(node: dict) -> None:
+        if node.get('type') == 'Resize' and 'scale' in node:
+            node['scale'] = tuple(s // TEST_SCALE_DIVISOR
+                                  for s in node['scale'])
+
+    _walk(loader, fn)
+
+
+def shrink_config(cfg: Any, checkpoint: bool = False) -> Any:
+    """A copy of ``cfg`` with the documented shrinking overrides."""
+    cfg = copy.deepcopy(cfg)
+    _shrink_crops(cfg.model)
+    _shrink_crops(cfg.train_dataloader)
+    for loader in ('val_dataloader', 'test_dataloader'):
+        _shrink_test_resize(cfg[loader])
+        cfg[loader].num_workers = 0
+        cfg[loader].persistent_workers = False
+        cfg[loader].dataset['indices'] = 1
+    train = cfg.train_dataloader
+    train.num_workers = 0
+    train.persistent_workers = False
+    semi = train.sampler.get('type') == 'LabeledUnlabeledSampler'
+    train.batch_size = 4 if semi else 2
+    if semi:
+        train.sampler.batch_size = 4
+        train.sampler.source_ratio = [1, 1]
+    cfg.train_cfg.max_iters = 1
+    cfg.train_cfg.val_interval = 1
+    if 'sup_only_iters' in cfg.model.get('semi_train_cfg', {}):
+        cfg.model.semi_train_cfg.sup_only_iters = 0
+        for hook in cfg.get('custom_hooks', []):
+            if 'begin_iter' in hook:
+                hook['begin_iter'] = 0
+    if 'segmentor' in cfg.model:
+        cfg.model.pretrained = None
+    else:
+        cfg.model.pretrained = None
+        cfg.model.backbone.init_cfg = None
+    cfg.default_hooks.logger.interval = 1
+    if not checkpoint:
+        cfg.default_hooks.checkpoint = dict(
+            type='CheckpointHook', interval=10**9, save_last=False,
+            save_best=None)
+    return cfg

@@ -1,0 +1,142 @@
+# Copyright (c) mmsemi contributors. All rights reserved.
+"""The route users take: shipped configs through ``tools/train.py`` on data
+in the real on-disk layouts.
+
+Every ``configs/stock/*`` config and one config per method and dataset of
+``configs/<method>/`` (plus supervised-only) trains one iteration and
+validates one image in a ``tools/train.py`` subprocess, on the mini datasets
+of :mod:`mmsemi.datasets.mini_layouts` (mmseg's VOC layout with
+``SegmentationClassAug``, Cityscapes ``leftImg8bit``/``gtFine``), changed
+only by the documented shrinking overrides of ``_user_route.py``. Every VOC
+config's datasets are also built on both VOC layouts.
+"""
+import glob
+import json
+import math
+import os
+import os.path as osp
+import sys
+
+import pytest
+from mmengine.config import Config
+
+from mmsemi.datasets.mini_layouts import voc_names, write_mini_datasets
+from mmsemi.utils.data_root import datasets_of
+from ._helpers import REPO_ROOT, run_checked, subprocess_env
+from ._user_route import shrink_config
+
+CONFIGS = osp.join(REPO_ROOT, 'configs')
+STOCK = sorted(
+    osp.relpath(p, CONFIGS)
+    for p in glob.glob(osp.join(CONFIGS, 'stock', '*.py')))
+# One config per method and dataset (VOC blended splits: their labeled
+# images need mmseg's SegmentationClassAug).
+METHOD = [
+    'unimatch/unimatch_r101-d16_4xb2+2-80e_voc12-blended1-16-321x321.py',
+    'unimatch/unimatch_r101-d16_4xb2+2-240e_cityscapes-1-16-801x801.py',
+    'corrmatch/corrmatch_r101-d8_2xb4+4-80e_voc12-blended1-16-321x321.py',
+    'corrmatch/corrmatch_r101-d8_4xb2+2-240e_cityscapes-1-16-801x801.py',
+    'u2pl/u2pl_r101-d8_4xb4+4-80e_voc12-blended-u2pl1-16-513x513.py',
+    'u2pl/u2pl_r101-d8_8xb2+2-200e_cityscapes-u2pl1-16-769x769.py',
+    'rankmatch/rankmatch_r101-d16_4xb2+2-80e_voc12-blended1-16-513x513.py',
+    'rankmatch/rankmatch_r101-d16_4xb2+2-240e_cityscapes-1-16-801x801.py',
+    'css/css-mix_r101-d8_4xb8+8-80k_voc12-blended-u2pl1-16-513x513.py',
+    'css/css-mix_r101-d8_4xb4+4-80k_cityscapes-u2pl1-16-769x769.py',
+    'supervised/supervised_r101-d16_4xb2-80e_voc12-blended1-16-321x321.py',
+    'supervised/supervised_r101-d16_4xb2-240e_cityscapes-1-16-801x801.py',
+]
+VOC_CONFIGS = sorted(
+    osp.relpath(p, CONFIGS)
+    for p in glob.glob(osp.join(CONFIGS, '*', '*.py'))
+    if 'voc12' in osp.basename(p))
+
+
+@pytest.fixture(scope='module')
+def user_dirs(tmp_path_factory):
+    """``run/data`` in mmseg's layouts (the configs' default data root,
+    relative to the working directory ``run``) and ``elsewhere`` with the
+    same Cityscapes data, reached with ``--data-root``."""
+    base = tmp_path_factory.mktemp('user_route')
+    run = base / 'run'
+    write_mini_datasets(str(run / 'data'), ['voc_mmseg', 'cityscapes'])
+    elsewhere = base / 'elsewhere'
+    write_mini_datasets(str(elsewhere), ['cityscapes'], seed=1)
+    return str(run), str(elsewhere)
+
+
+def _logged_rows(work_dir: str) -> list:
+    """The rows of scalars.json: the training iteration, then validation."""
+    paths = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    assert len(paths) == 1, paths
+    with open(paths[0]) as f:
+        rows = [json.loads(line) for line in f]
+    return rows
+
+
+def test_config_lists_exist():
+    """Renaming or removing a listed config fails here, never skips."""
+    assert len(STOCK) >= 21
+    for rel in METHOD:
+        assert osp.isfile(osp.join(CONFIGS, rel)), rel
+
+
+@pytest.mark.parametrize('config', STOCK + METHOD)
+def test_shipped_config_trains_through_tools_train(config, user_dirs,
+                                                   tmp_path):
+    run, elsewhere = user_dirs
+    cfg = shrink_config(Config.fromfile(osp.join(CONFIGS, config)))
+    shrunk = str(tmp_path / osp.basename(config))
+    cfg.dump(shrunk)
+    work_dir = str(tmp_path / 'work')
+    cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'), shrunk,
+           '--work-dir', work_dir]
+    if 'cityscapes' in config:  # the data root moved, splits with it
+        cmd += ['--data-root', osp.join(elsewhere, 'cityscapes')]
+    env = subprocess_env(with_repo=False)
+    env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = '2'
+    run_checked(cmd, cwd=run, env=env, timeout=900)
+
+    train_row, val_row = _logged_rows(work_dir)
+    losses = {k: v for k, v in train_row.items() if 'loss' in k}
+    assert losses and all(math.isfinite(v) for v in losses.values()), losses
+    if not config.startswith('supervised/'):
+        assert any(k.startswith('sup.') for k in losses), sorted(losses)
+        assert any(k.startswith('unsup.') for k in losses), sorted(losses)
+    assert 'mIoU' in val_row and math.isfinite(val_row['mIoU']), val_row
+
+
+@pytest.mark.parametrize('layout', ['voc_mmseg', 'voc_merged'])
+def test_every_voc_config_reads_both_layouts(layout, tmp_path, monkeypatch):
+    """Labeled, unlabeled, val and test sets of every VOC config resolve
+    every listed image and label in mmseg's and UniMatch's layouts."""
+    from mmseg.registry import DATASETS
+    write_mini_datasets(str(tmp_path / 'data'), [layout])
+    monkeypatch.chdir(tmp_path)
+    assert len(VOC_CONFIGS) > 80
+    for rel in VOC_CONFIGS:
+        cfg = Config.fromfile(osp.join(CONFIGS, rel))
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader'):
+            for ds_cfg in datasets_of(cfg[loader].dataset):
+                ds_cfg = dict(ds_cfg, pipeline=[], lazy_init=False)
+                dataset = DATASETS.build(ds_cfg)
+                assert len(dataset) > 0, (rel, loader)
+                for info in dataset.data_list:
+                    assert osp.isfile(info['img_path'])
+                    if info.get('seg_map_path'):
+                        assert osp.isfile(info['seg_map_path'])
+                        if layout == 'voc_mmseg':
+                            _check_mask_folder(info['seg_map_path'], rel)
+
+
+def _check_mask_folder(path: str, config: str) -> None:
+    """In mmseg's layout a fine mask wins over the SBD one; an image with
+    only an SBD mask reads SegmentationClassAug."""
+    name = osp.splitext(osp.basename(path))[0]
+    names = voc_names()
+    folder = osp.basename(osp.dirname(path))
+    if name in names['train'] or name in names['val']:
+        assert folder == 'SegmentationClass', (config, path)
+    else:
+        assert name in names['sbd'] and folder == 'SegmentationClassAug', \
+            (config, path)
