@@ -107,8 +107,11 @@ def main() -> None:
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    if args.data_root is not None:
-        set_data_root(cfg, args.data_root)
+    data_root = args.data_root
+    if data_root is None and args.cfg_options:
+        data_root = args.cfg_options.get('data_root')  # see tools/train.py
+    if data_root is not None:
+        set_data_root(cfg, data_root)
 
     # work_dir priority: CLI > config > ./work_dirs/<config name>
     if args.work_dir is not None:

@@ -142,7 +142,6 @@ def _wrapper_without_pretrained(model_cfg: Any) -> bool:
 
 
 def _download(url: str, dst: str) -> None:
-    os.makedirs(osp.dirname(dst), exist_ok=True)
     torch.hub.download_url_to_file(url, dst, progress=False)
 
 
@@ -181,6 +180,7 @@ def missing_weights(model_cfg: Any, download: bool = True,
         reason = 'not downloaded'
         if download:
             try:
+                os.makedirs(osp.dirname(dst), exist_ok=True)
                 downloader(url, dst)
                 continue
             except Exception as exc:  # any network or disk failure

@@ -78,3 +78,32 @@ def test_misspelt_choice_value_is_reported():
     with pytest.raises(ValueError, match=r"teacher_mode must be one of "
                        r"\('eval', 'train'\); got 'trian'"):
         _build(semi_train_cfg=dict(use_teacher=True, teacher_mode='trian'))
+
+
+def test_runner_merged_top_level_preprocessor_is_wrapped():
+    """mmengine's Runner copies a config's top-level ``data_preprocessor``
+    (every stock mmseg config has one) into the model config; the wrapper
+    still builds its multi-branch preprocessor around the segmentor's."""
+    from mmengine.config import ConfigDict
+    top_level = dict(type='SegDataPreProcessor', size=(99, 99),
+                     mean=[1., 2., 3.], std=[1., 1., 1.])
+    model_cfg = ConfigDict(type='SemiBaseSegmentor',
+                           segmentor=tiny_segmentor_cfg())
+    model_cfg.setdefault('data_preprocessor', top_level)  # Runner.__init__
+    model = MODELS.build(model_cfg)
+    assert type(model.data_preprocessor).__name__ == \
+        'MultiBranchSegDataPreprocessor'
+    assert model.data_preprocessor.data_preprocessor.size == (32, 32)
+    # a segmentor without its own preprocessor takes the top-level one
+    segmentor = tiny_segmentor_cfg()
+    del segmentor['data_preprocessor']
+    model = MODELS.build(dict(type='SemiBaseSegmentor', segmentor=segmentor,
+                              data_preprocessor=top_level))
+    assert model.data_preprocessor.data_preprocessor.size == (99, 99)
+    # an explicit multi-branch one is kept as given
+    given = dict(type='MultiBranchSegDataPreprocessor',
+                 data_preprocessor=dict(top_level, size=(7, 7)))
+    model = MODELS.build(dict(type='SemiBaseSegmentor',
+                              segmentor=tiny_segmentor_cfg(),
+                              data_preprocessor=given))
+    assert model.data_preprocessor.data_preprocessor.size == (7, 7)

@@ -13,7 +13,6 @@ config's datasets are also built on both VOC layouts.
 import glob
 import json
 import math
-import os
 import os.path as osp
 import sys
 
@@ -21,7 +20,7 @@ import pytest
 from mmengine.config import Config
 
 from mmsemi.datasets.mini_layouts import voc_names, write_mini_datasets
-from mmsemi.utils.data_root import datasets_of
+from mmsemi.utils.data_root import datasets_of, set_data_root
 from ._helpers import REPO_ROOT, run_checked, subprocess_env
 from ._user_route import shrink_config
 
@@ -105,25 +104,56 @@ def test_shipped_config_trains_through_tools_train(config, user_dirs,
     assert 'mIoU' in val_row and math.isfinite(val_row['mIoU']), val_row
 
 
-@pytest.mark.parametrize('layout', ['voc_mmseg', 'voc_merged'])
-def test_every_voc_config_reads_both_layouts(layout, tmp_path, monkeypatch):
+@pytest.mark.parametrize('config', [
+    'stock/unimatch_pspnet_r101-d8_4xb2+2-80e_voc12aug-1-16-513x513.py',
+    'css/css-mix_r101-d8_4xb4+4-80k_cityscapes-u2pl1-16-769x769.py',
+])
+def test_tools_test_evaluates_the_trained_checkpoint(config, user_dirs,
+                                                     tmp_path):
+    """``tools/test.py`` on the checkpoint ``tools/train.py`` wrote: the
+    stock whole-image test and the method's sliding-window test."""
+    run, elsewhere = user_dirs
+    cfg = shrink_config(Config.fromfile(osp.join(CONFIGS, config)),
+                        checkpoint=True)
+    shrunk = str(tmp_path / osp.basename(config))
+    cfg.dump(shrunk)
+    extra = ['--data-root', osp.join(elsewhere, 'cityscapes')] \
+        if 'cityscapes' in config else []
+    env = subprocess_env(with_repo=False)
+    tools = osp.join(REPO_ROOT, 'tools')
+    run_checked([sys.executable, osp.join(tools, 'train.py'), shrunk,
+                 '--work-dir', str(tmp_path / 'train'), *extra], cwd=run,
+                env=env)
+    checkpoint = str(tmp_path / 'train' / 'iter_1.pth')
+    assert osp.isfile(checkpoint)
+    out = run_checked([sys.executable, osp.join(tools, 'test.py'), shrunk,
+                       checkpoint, '--work-dir', str(tmp_path / 'test'),
+                       *extra], cwd=run, env=env)
+    assert 'Iter(test) [1/1]' in out and 'mIoU' in out
+
+
+def test_every_voc_config_reads_both_layouts(tmp_path):
     """Labeled, unlabeled, val and test sets of every VOC config resolve
     every listed image and label in mmseg's and UniMatch's layouts."""
     from mmseg.registry import DATASETS
-    write_mini_datasets(str(tmp_path / 'data'), [layout])
-    monkeypatch.chdir(tmp_path)
+    roots = {}
+    for layout in ('voc_mmseg', 'voc_merged'):
+        roots[layout] = write_mini_datasets(str(tmp_path / layout),
+                                            [layout])[layout]
     assert len(VOC_CONFIGS) > 80
     for rel in VOC_CONFIGS:
         cfg = Config.fromfile(osp.join(CONFIGS, rel))
-        for loader in ('train_dataloader', 'val_dataloader',
-                       'test_dataloader'):
-            for ds_cfg in datasets_of(cfg[loader].dataset):
-                ds_cfg = dict(ds_cfg, pipeline=[], lazy_init=False)
-                dataset = DATASETS.build(ds_cfg)
-                assert len(dataset) > 0, (rel, loader)
-                for info in dataset.data_list:
-                    assert osp.isfile(info['img_path'])
-                    if info.get('seg_map_path'):
+        for layout, root in roots.items():
+            set_data_root(cfg, root)
+            for loader in ('train_dataloader', 'val_dataloader',
+                           'test_dataloader'):
+                for ds_cfg in datasets_of(cfg[loader].dataset):
+                    dataset = DATASETS.build(dict(ds_cfg, pipeline=[]))
+                    assert len(dataset) > 0, (rel, loader)
+                    for info in dataset.data_list:
+                        assert osp.isfile(info['img_path'])
+                        if info.get('seg_map_path') is None:
+                            continue
                         assert osp.isfile(info['seg_map_path'])
                         if layout == 'voc_mmseg':
                             _check_mask_folder(info['seg_map_path'], rel)

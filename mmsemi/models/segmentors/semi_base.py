@@ -254,26 +254,28 @@ class SemiBaseSegmentor(BaseSegmentor):
             ValueError: naming the network, the layers, the reason and the
                 fix.
         """
+        problems = []
         for name, batch in self.train_forward_batches(
                 num_labeled, num_unlabeled).items():
             if batch >= 2:
                 continue
             layers = single_value_bn_layers(
                 getattr(self, name), self._probe_size(), world_size)
-            if not layers:
-                continue
+            if layers:
+                shown = ', '.join(f'{name}.{layer}' for layer in layers[:3])
+                more = ' ...' if len(layers) > 3 else ''
+                problems.append(f'its {name} runs in train mode on {batch} '
+                                f'image(s) ({shown}{more})')
+        if problems:
             raise ValueError(
                 f'{type(self).__name__} cannot train with {num_labeled} '
                 f'labeled + {num_unlabeled} unlabeled image(s) per process: '
-                f'its {name} runs in train mode on {batch} image(s), and '
-                f'BatchNorm then sees one value per channel in '
-                f'{", ".join(layers[:3])}'
-                f'{" ..." if len(layers) > 3 else ""} (after a global '
-                'pooling), which BatchNorm cannot normalise. Use at least 2 '
-                'labeled and 2 unlabeled images per process '
-                '(train_dataloader.batch_size and '
-                'train_dataloader.sampler.batch_size, split by the sampler\'s '
-                'source_ratio), or SyncBN over several processes')
+                f'{"; ".join(problems)}, and these BatchNorm layers, after a '
+                'global pooling, then see one value per channel, which '
+                'BatchNorm cannot normalise. Use at least 2 labeled and 2 '
+                'unlabeled images per process (train_dataloader.batch_size '
+                'and train_dataloader.sampler.batch_size, split by the '
+                "sampler's source_ratio), or SyncBN over several processes")
 
     def _probe_size(self) -> Tuple[int, int]:
         """Input size of the start-up probe: the crop the preprocessor pads
