@@ -5,9 +5,10 @@ A shipped config runs as shipped except for these, none of which touches
 the model structure or the data preprocessor's type:
 
 * crop: every ``RandomCrop`` and the preprocessor's padding ``size`` become
-  65 x 65 (64 x 64 for even crops), sliding-window testing uses that window
-  (stride in the shipped proportion), and test-time ``Resize`` scales are
-  divided by 8;
+  65 x 65 (64 x 64 for even crops; 193 x 193 for RankMatch, whose 128
+  agents need a feature map of at least 128 pixels at output stride 16),
+  sliding-window testing uses that window (stride in the shipped
+  proportion), and test-time ``Resize`` scales are divided by 8;
 * batch: 2 labeled + 2 unlabeled images per process (2 for supervised-only);
 * iterations: one training iteration, validation after it on one image; the
   supervised-only warm-up of U2PL (``sup_only_iters`` and the EMA hook's
@@ -22,12 +23,16 @@ from typing import Any, Tuple
 
 SHRUNK_CROP_ODD = 65
 SHRUNK_CROP_EVEN = 64
+# 13 x 13 = 169 >= 128 agents at output stride 16
+RANKMATCH_CROP = 193
 TEST_SCALE_DIVISOR = 8
 
 
-def shrunk_crop(crop: Any) -> Tuple[int, int]:
+def shrunk_crop(crop: Any, smallest: int = SHRUNK_CROP_ODD
+                ) -> Tuple[int, int]:
     side = crop if isinstance(crop, int) else crop[0]
-    size = SHRUNK_CROP_ODD if side % 2 else SHRUNK_CROP_EVEN
+    size = max(smallest, SHRUNK_CROP_ODD) if side % 2 else \
+        max(smallest - 1, SHRUNK_CROP_EVEN)
     return (size, size)
 
 
@@ -42,18 +47,18 @@ def _walk(cfg: Any, fn) -> None:
             _walk(value, fn)
 
 
-def _shrink_crops(cfg: Any) -> None:
+def _shrink_crops(cfg: Any, smallest: int) -> None:
 
     def fn(node: dict) -> None:
         if node.get('type') == 'RandomCrop':
-            node['crop_size'] = shrunk_crop(node['crop_size'])
+            node['crop_size'] = shrunk_crop(node['crop_size'], smallest)
         if 'size' in node and node.get('type') == 'SegDataPreProcessor' \
                 and node['size'] is not None:
-            node['size'] = shrunk_crop(node['size'])
+            node['size'] = shrunk_crop(node['size'], smallest)
         test_cfg = node.get('test_cfg')
         if isinstance(test_cfg, dict) and test_cfg.get('mode') == 'slide':
             crop = test_cfg['crop_size']
-            new = shrunk_crop(crop)
+            new = shrunk_crop(crop, smallest)
             test_cfg['stride'] = tuple(
                 max(1, s * n // c)
                 for s, n, c in zip(test_cfg['stride'], new, crop))
@@ -75,8 +80,10 @@ def _shrink_test_resize(loader: Any) -> None:
 def shrink_config(cfg: Any, checkpoint: bool = False) -> Any:
     """A copy of ``cfg`` with the documented shrinking overrides."""
     cfg = copy.deepcopy(cfg)
-    _shrink_crops(cfg.model)
-    _shrink_crops(cfg.train_dataloader)
+    smallest = RANKMATCH_CROP if cfg.model.get('type') == 'RankMatch' \
+        else SHRUNK_CROP_ODD
+    _shrink_crops(cfg.model, smallest)
+    _shrink_crops(cfg.train_dataloader, smallest)
     for loader in ('val_dataloader', 'test_dataloader'):
         _shrink_test_resize(cfg[loader])
         cfg[loader].num_workers = 0

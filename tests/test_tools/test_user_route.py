@@ -150,7 +150,8 @@ def test_every_voc_config_reads_both_layouts(tmp_path):
                 for ds_cfg in datasets_of(cfg[loader].dataset):
                     dataset = DATASETS.build(dict(ds_cfg, pipeline=[]))
                     assert len(dataset) > 0, (rel, loader)
-                    for info in dataset.data_list:
+                    for index in range(len(dataset)):
+                        info = dataset.get_data_info(index)
                         assert osp.isfile(info['img_path'])
                         if info.get('seg_map_path') is None:
                             continue
