@@ -54,7 +54,8 @@ class RankMatch(UniMatch):
 
     ``semi_train_cfg`` keys: UniMatch's (:attr:`UniMatch.default_train_cfg`)
     plus ``rank_loss`` (a :class:`RankAwareKLLoss` config: ``num_agents``,
-    ``topk``, ``reduction``, ``log_space``, ``loss_weight``) and
+    ``topk``, ``reduction``, ``log_space``, ``eps``, ``loss_weight``;
+    the defaults are the official computation) and
     ``feature_point``.
     """
 
@@ -65,7 +66,9 @@ class RankMatch(UniMatch):
             num_agents=128,
             topk=4,
             reduction='official',
-            log_space=True,
+            # the official probability-space Plackett-Luce with its eps
+            log_space=False,
+            eps=1e-10,
             loss_weight=0.1),
         feature_point=('aspp', ))
 
