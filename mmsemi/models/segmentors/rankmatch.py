@@ -98,11 +98,11 @@ class RankMatch(UniMatch):
         # 2. labeled + weak with feature perturbation (clean weak decoder
         # features kept); supervised and FP losses, weak pseudo-labels
         feats = self.student.extract_feat(torch.cat([x_l, x_w]))
-        logits, logits_fp, dec = decode_with_perturbation(
+        logits, logits_fp, dec, extra = decode_with_perturbation(
             head, feats, dropout=cfg['fp_dropout'], return_features=True,
-            prefer=point)
+            prefer=point, return_extra=True)
         losses, pseudo = self._labeled_and_weak_losses(
-            inputs, data_samples, feats, logits, logits_fp, valid)
+            inputs, data_samples, feats, logits, logits_fp, valid, extra)
 
         # 3. CutMix-ed strong views in one forward: pseudo-label CE
         boxes, images, targets = self._mix_strong_views(
