@@ -46,8 +46,12 @@ def test_config_follows_the_official_recipe(depth, setting):
     model = MODELS.get('RankMatch')
     rank = dict(model.default_train_cfg['rank_loss'], **train.rank_loss)
     assert rank == dict(type='RankAwareKLLoss', num_agents=128, topk=4,
-                        reduction='official', log_space=True,
+                        reduction='official', log_space=False, eps=1e-10,
                         loss_weight=0.1)
+    # the official computation is stated in the config itself, not only
+    # inherited from the code default
+    assert train.rank_loss.log_space is False
+    assert train.rank_loss.eps == 1e-10
     if 'cityscapes' in setting:
         assert cfg.crop_size == (801, 801)
         assert train.conf_thresh == 0.0
@@ -64,3 +68,11 @@ def test_config_follows_the_official_recipe(depth, setting):
     assert unlabeled.split_file.endswith(
         f'/{SETTINGS[setting]}/unlabeled.txt')
     assert cfg.param_scheduler[0]['end'] == cfg.train_cfg.max_iters
+
+
+def test_toy_config_uses_the_official_computation():
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'toy',
+                                   'rankmatch_r18s_toyshapes-1_16.py'))
+    rank = cfg.model.semi_train_cfg.rank_loss
+    assert rank.log_space is False and rank.eps == 1e-10
+    assert rank.reduction == 'official' and rank.topk == 4

@@ -176,9 +176,13 @@ def test_stock_config_hyper_parameters_are_the_methods():
     assert voc['corrmatch'].model.semi_train_cfg.thresh_init == 0.85
     rank = voc['rankmatch'].model.semi_train_cfg
     assert rank.conf_thresh == 0.95
-    assert rank.rank_loss == dict(type='RankAwareKLLoss', num_agents=128,
-                                  topk=4, reduction='official',
-                                  loss_weight=0.1)
+    # every stock RankMatch config: the official probability-space loss
+    for path in (p for p in STOCK_CONFIGS
+                 if osp.basename(p).startswith('rankmatch_')):
+        assert Config.fromfile(path).model.semi_train_cfg.rank_loss == dict(
+            type='RankAwareKLLoss', num_agents=128, topk=4,
+            reduction='official', log_space=False, eps=1e-10,
+            loss_weight=0.1), path
     for name, cfg in voc.items():
         assert cfg.optim_wrapper.optimizer == dict(
             type='SGD', lr=0.001, momentum=0.9, weight_decay=1e-4), name

@@ -1,6 +1,7 @@
 """Tiny variants of stock mmseg segmentors (PSPNet, DeepLabV3, mmseg's
-DeepLabV3+, UPerNet, SegFormer) for tests: BN, no pretrained weights,
-channels small enough for the CPU."""
+DeepLabV3+, UPerNet, SegFormer, and DANet and EncNet, whose heads return
+several outputs) for tests: BN, no pretrained weights, channels small
+enough for the CPU."""
 import copy
 from typing import Dict, List
 
@@ -50,7 +51,24 @@ FAMILIES: Dict[str, tuple] = {
     'segformer': (TINY_MIT,
                   _head('SegformerHead', in_channels=MIT_CHANNELS,
                         in_index=[0, 1, 2, 3]), None),
+    # forward returns (pam_cam, pam, cam) logits
+    'danet': (TINY_RESNET,
+              _head('DAHead', in_channels=64, in_index=3, pam_channels=8),
+              _head('FCNHead', in_channels=32, in_index=2, num_convs=1,
+                    concat_input=False)),
+    # forward returns (seg logits, SE logits (N, K))
+    'encnet': (TINY_RESNET,
+               _head('EncHead', in_channels=RESNET_CHANNELS[1:],
+                     in_index=(1, 2, 3), num_codes=8, use_se_loss=True,
+                     add_lateral=False,
+                     loss_se_decode=dict(type='CrossEntropyLoss',
+                                         use_sigmoid=True, loss_weight=0.2)),
+               _head('FCNHead', in_channels=32, in_index=2, num_convs=1,
+                     concat_input=False)),
 }
+
+#: Families whose decode head returns several outputs.
+MULTI_OUTPUT = ('danet', 'encnet')
 
 #: Backbone outputs each decode head reads, in the order it reads them.
 CONSUMED: Dict[str, List[int]] = {
@@ -59,6 +77,8 @@ CONSUMED: Dict[str, List[int]] = {
     'deeplabv3plus': [3, 0],
     'upernet': [0, 1, 2, 3],
     'segformer': [0, 1, 2, 3],
+    'danet': [3],
+    'encnet': [1, 2, 3],
 }
 
 

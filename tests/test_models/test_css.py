@@ -59,7 +59,9 @@ def test_rep_head_reads_fusion_input():
     head = model.student.decode_head
     assert model.student.rep_head.conv.conv.in_channels == \
         head.channels + head.c1_reduce.conv.out_channels == 12
-    feats, logits, rep = model.student_forward(torch.randn(2, 3, SIZE, SIZE))
+    feats, logits, rep, extra = model.student_forward(
+        torch.randn(2, 3, SIZE, SIZE))
+    assert extra is None  # the head returns its logits only
     assert rep.shape == (2, 6, *logits.shape[-2:])
     assert logits.shape[-1] == SIZE // 4
 

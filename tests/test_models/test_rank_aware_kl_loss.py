@@ -101,8 +101,10 @@ def _logits(seed=0, shape=(2, 3, 3, 10), scale=2.0):
 
 
 def test_teacher_ignores_logits_below_its_top_k_student_only_top_k():
+    """Exactly so in log space; the official probability space normalises
+    over all agents first, which only its eps makes visible."""
     logits_t, logits_s = _logits(0), _logits(1)
-    loss = rank_kl_divergence(logits_t, logits_s)
+    loss = rank_kl_divergence(logits_t, logits_s, log_space=True)
     top = logits_t.topk(4, dim=-1).indices
     below = torch.ones_like(logits_t, dtype=torch.bool).scatter(-1, top,
                                                                 False)
@@ -111,10 +113,12 @@ def test_teacher_ignores_logits_below_its_top_k_student_only_top_k():
     lowered = torch.where(below, logits_t - 3.0, logits_t)
     assert (lowered.masked_fill(~below, -1e9).amax(-1, keepdim=True)
             < kth).all()
-    torch.testing.assert_close(rank_kl_divergence(lowered, logits_s), loss)
+    torch.testing.assert_close(
+        rank_kl_divergence(lowered, logits_s, log_space=True), loss)
     # student: change its logits outside the teacher's top-4 freely
     changed = torch.where(below, torch.randn_like(logits_s) * 10, logits_s)
-    torch.testing.assert_close(rank_kl_divergence(logits_t, changed), loss)
+    torch.testing.assert_close(
+        rank_kl_divergence(logits_t, changed, log_space=True), loss)
 
 
 def _feature_loss(feat_t, feat_s, index, **kwargs):
@@ -175,7 +179,7 @@ def test_no_gradient_into_the_teacher_and_some_into_the_student():
 def test_gradient_only_on_the_teacher_top_k_and_sums_to_zero():
     logits_t = _logits(0).double()
     logits_s = _logits(1).double().requires_grad_()
-    rank_kl_divergence(logits_t, logits_s).backward()
+    rank_kl_divergence(logits_t, logits_s, log_space=True).backward()
     grad = logits_s.grad
     top = logits_t.topk(4, dim=-1).indices
     outside = torch.ones_like(grad, dtype=torch.bool).scatter(-1, top, False)
@@ -191,8 +195,10 @@ def test_reductions_match_the_definition():
     p_t = plackett_luce_log_prob(logits_t.gather(-1, top), table).exp()
     p_s = plackett_luce_log_prob(logits_s.gather(-1, top), table).exp()
     kl = p_t * (p_t.log() - p_s.log())
-    official = rank_kl_divergence(logits_t, logits_s, reduction='official')
-    per_pixel = rank_kl_divergence(logits_t, logits_s, reduction='per_pixel')
+    official = rank_kl_divergence(logits_t, logits_s, reduction='official',
+                                  log_space=True)
+    per_pixel = rank_kl_divergence(logits_t, logits_s, reduction='per_pixel',
+                                   log_space=True)
     torch.testing.assert_close(official, kl.mean())
     torch.testing.assert_close(per_pixel, 24 * official)
     # hand count: B * h * w * 24 terms
@@ -211,8 +217,13 @@ def test_official_mode_is_the_probability_space_code():
     expected = torch.nn.KLDivLoss(reduction='mean')((p_s + 1e-10).log(), p_t)
     got = rank_kl_divergence(logits_t, logits_s, log_space=False)
     torch.testing.assert_close(got, expected)
+    # ... and the default
     torch.testing.assert_close(rank_kl_divergence(logits_t, logits_s), got,
-                               atol=1e-6, rtol=1e-4)
+                               rtol=0, atol=0)
+    # at these small logit gaps the log-space form is close to it
+    torch.testing.assert_close(
+        rank_kl_divergence(logits_t, logits_s, log_space=True), got,
+        atol=1e-6, rtol=1e-4)
 
 
 def test_not_invariant_to_feature_scale():
@@ -234,10 +245,11 @@ def test_large_logit_gaps_stay_finite():
         grad, = torch.autograd.grad(loss, logits_s)
         assert torch.isfinite(grad).all()
     # log space keeps the exact value where probabilities underflow
-    small = rank_kl_divergence(logits_t.double(), logits_s.double())
+    small = rank_kl_divergence(logits_t.double(), logits_s.double(),
+                               log_space=True)
     torch.testing.assert_close(
-        rank_kl_divergence(logits_t, logits_s).double(), small, rtol=1e-4,
-        atol=1e-4)
+        rank_kl_divergence(logits_t, logits_s, log_space=True).double(),
+        small, rtol=1e-4, atol=1e-4)
 
 
 def test_bad_arguments_are_reported():
@@ -264,3 +276,39 @@ def test_selects_agents_on_the_teacher_by_default():
     index = select_orthogonal_agents(feat_t, 5)
     torch.testing.assert_close(got,
                                0.5 * _feature_loss(feat_t, feat_s, index))
+
+
+def _official_feature_loss(feat_t, feat_s, index):
+    """The official ``corr_loss`` on features: raw dot products with the
+    agents, softmax over all agents, probability-space PL with eps,
+    ``KLDivLoss('mean')`` of ``log(P_s + eps)``."""
+    def correlations(feat):
+        flat = feat.flatten(2)  # (B, C, hw)
+        agents = flat.gather(
+            2, index[:, None].expand(-1, feat.shape[1], -1))  # (B, C, N)
+        return torch.einsum('bcp,bcn->bpn', flat, agents).softmax(-1)
+
+    corr_t, corr_s = correlations(feat_t), correlations(feat_s)
+    table = permutation_table(4)
+    top = corr_t.topk(4, dim=-1).indices
+    p_t = plackett_luce_prob(corr_t.gather(-1, top), table, 1e-10)
+    p_s = plackett_luce_prob(corr_s.gather(-1, top), table, 1e-10)
+    return torch.nn.KLDivLoss(reduction='mean')((p_s + 1e-10).log(), p_t)
+
+
+def test_default_is_the_official_computation_on_relu_features():
+    """ReLU features of unit pre-activation scale (as after BN) with 64
+    channels: the default loss is the official probability-space one with
+    eps; the log-space option is a different loss there."""
+    gen = torch.Generator().manual_seed(0)
+    pre = torch.randn(2, 64, 6, 6, generator=gen)
+    feat_t = pre.relu()
+    feat_s = (pre + 0.5 * torch.randn(pre.shape, generator=gen)).relu()
+    index = torch.stack([torch.randperm(36, generator=gen)[:16].sort()[0]
+                         for _ in range(2)])
+    default = MODELS.build(dict(type='RankAwareKLLoss', num_agents=16))
+    assert default.log_space is False and default.eps == 1e-10
+    expected = _official_feature_loss(feat_t, feat_s, index)
+    torch.testing.assert_close(default(feat_t, feat_s, index), expected)
+    log_space = _feature_loss(feat_t, feat_s, index, log_space=True)
+    assert abs(float(log_space) / float(expected) - 1) > 0.05

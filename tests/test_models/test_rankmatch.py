@@ -151,14 +151,15 @@ def _official_step(student, inputs, samples, boxes, thresh, num_agents):
 @pytest.mark.parametrize('size', [32, 33])
 @pytest.mark.parametrize('thresh', [0.0, 0.4])
 def test_loss_matches_official_step(monkeypatch, thresh, size):
-    """Crop 33 gives 5x5 features ((33-1)/(5-1) = 8: the strided feature
-    CutMix), crop 32 gives 4x4 (the up-mix-down)."""
-    model = _model(conf_thresh=thresh,
-                   rank_loss=dict(num_agents=8, log_space=False))
+    """The default RankMatch (only the agent count shrunk to the tiny
+    feature maps). Crop 33 gives 5x5 features ((33-1)/(5-1) = 8: the
+    strided feature CutMix), crop 32 gives 4x4 (the up-mix-down)."""
+    model = _model(conf_thresh=thresh, rank_loss=dict(num_agents=8))
     reference = copy.deepcopy(model.student)
-    log_space_model, no_eps_model = copy.deepcopy(model), copy.deepcopy(model)
-    log_space_model.rank_loss.log_space = True
-    no_eps_model.rank_loss.eps = 0.0
+    log_space_model = _model(conf_thresh=thresh,
+                             rank_loss=dict(num_agents=8, log_space=True))
+    no_eps_model = _model(conf_thresh=thresh,
+                          rank_loss=dict(num_agents=8, eps=0.0))
     inputs, samples = unimatch_batch(size=size)
     boxes = _boxes(size)
     _fixed_boxes(monkeypatch, boxes)
@@ -178,8 +179,8 @@ def test_loss_matches_official_step(monkeypatch, thresh, size):
         'sup.decode.loss_ce', 'unsup.loss_fp', 'unsup.loss_strong1',
         'unsup.loss_strong2', 'unsup.loss_rank1', 'unsup.loss_rank2'}
 
-    # the default log-space computation is the official one without the
-    # eps in the denominators and the log
+    # the log-space option is the official computation without the eps in
+    # the denominators and the log
     _fixed_boxes(monkeypatch, boxes * 2)
     torch.manual_seed(7)
     log_space = log_space_model.loss(inputs, samples)
@@ -220,6 +221,9 @@ def test_unit_components_combine_to_the_official_total(monkeypatch):
     assert model.rank_loss.num_agents == 128
     assert model.rank_loss.topk == 4
     assert model.rank_loss.reduction == 'official'
+    # the official probability-space computation with its eps
+    assert model.rank_loss.log_space is False
+    assert model.rank_loss.eps == 1e-10
 
 
 def test_too_many_agents_for_the_feature_map_is_explained():

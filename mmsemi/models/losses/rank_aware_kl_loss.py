@@ -75,18 +75,23 @@ def rank_kl_divergence(logits_t: Tensor,
                        logits_s: Tensor,
                        topk: int = 4,
                        reduction: str = 'official',
-                       log_space: bool = True,
+                       log_space: bool = False,
                        eps: float = 1e-10) -> Tensor:
     r"""KL(teacher || student) of Plackett-Luce distributions over the
     orderings of the teacher's top-k agents of each pixel.
 
     ``T`` = indices of the ``k`` largest teacher logits (descending); both
     distributions are the full PL distribution over the ``k`` agents ``T``
-    (the student is read at the teacher's ``T``). ``log_space=True``
-    computes it from the ``k`` gathered logits with
-    :func:`plackett_luce_log_prob`; ``False`` is the official
-    probability-space computation (softmax over all ``N`` agents,
-    :func:`plackett_luce_prob` with ``eps``, ``log(P_s + eps)``). Terms with
+    (the student is read at the teacher's ``T``). ``log_space=False`` (the
+    default) is the official probability-space computation (softmax over
+    all ``N`` agents, :func:`plackett_luce_prob` with ``eps``,
+    ``log(P_s + eps)``), the one that produced the paper's numbers.
+    ``log_space=True`` computes the same KL without ``eps`` from the ``k``
+    gathered logits with :func:`plackett_luce_log_prob`, finite for any
+    logit gap; on ReLU decoder features the two differ by far more than
+    rounding, because ``eps`` is not small against the student's
+    probabilities of unlikely orderings (see
+    ``tools/benchmark/benchmark_rank_loss_forms.py``). Terms with
     ``P_t = 0`` contribute 0.
 
     Args:
@@ -97,7 +102,7 @@ def rank_kl_divergence(logits_t: Tensor,
         reduction (str): 'official' (mean over pixels and the ``k!``
             orderings, ``KLDivLoss(reduction='mean')``) or 'per_pixel'
             (sum over orderings, mean over pixels; ``k!`` times larger).
-        log_space (bool): See above.
+        log_space (bool): See above. Defaults to False (official).
         eps (float): The official ``1e-10`` (probability space only).
 
     Returns:
@@ -153,9 +158,12 @@ class RankAwareKLLoss(nn.Module):
         reduction (str): 'official' (mean over pixels and orderings, the
             code's ``KLDivLoss(reduction='mean')``, for which ``lambda =
             0.1`` was tuned) or 'per_pixel'.
-        log_space (bool): Stable log-space computation (default) or the
-            official probability-space one with ``eps``.
-        eps (float): Official ``1e-10``.
+        log_space (bool): False (default): the official probability-space
+            computation with ``eps``, which produced the paper's numbers.
+            True: the log-space form without ``eps`` (finite for any
+            logit gap, a different loss on realistic features; see
+            :func:`rank_kl_divergence`).
+        eps (float): Official ``1e-10`` (probability space only).
         loss_weight (float): Multiplier. Defaults to 1.0.
         loss_name (str): Defaults to 'loss_rank'.
     """
@@ -164,7 +172,7 @@ class RankAwareKLLoss(nn.Module):
                  num_agents: int = 128,
                  topk: int = 4,
                  reduction: str = 'official',
-                 log_space: bool = True,
+                 log_space: bool = False,
                  eps: float = 1e-10,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_rank') -> None:

@@ -12,7 +12,9 @@ from mmseg.utils import OptConfigType, OptMultiConfig
 from ..decode_heads.correlation_head import CorrelationHead
 from ..losses.correlation_loss import CorrelationLoss
 from ..losses.masked_losses import masked_cross_entropy, masked_kl_div
-from ..utils.decode_head_streams import decode_with_perturbation
+from ..utils.decode_head_streams import (decode_with_perturbation,
+                                         extra_rows, pixel_loss_by_feat,
+                                         split_head_output)
 from ..utils.dynamic_threshold import DynamicThreshold
 from ..utils.mixing import cutmix_boxes, mix
 from ..utils.pseudo_label import pseudo_labels_from_logits
@@ -77,7 +79,10 @@ class CorrMatch(UniMatch):
     ``y_w``/``M_w`` the weak pseudo-labels and mask, ``Y~``/``M~`` the
     CutMix-ed labels and mask after region propagation and ``M_mix`` the
     CutMix-ed mask before it. Both supervised terms use the decode head's
-    criterion (``loss_by_feat``: CE, or OHEM for Cityscapes configs).
+    criterion (``loss_by_feat``: CE, or OHEM for Cityscapes configs); for
+    heads with several outputs (DAHead, EncHead) ``L_x`` is their whole
+    ``loss_by_feat`` and the propagated logits take the per-pixel
+    criterion of their logits output.
     The KL target is the *un-mixed* weak prediction (official code;
     ``kl_target='mixed'`` pastes the partner's eval-mode probabilities,
     from the same eval-mode pass as its pseudo-labels, into the box).
@@ -234,8 +239,9 @@ class CorrMatch(UniMatch):
 
         # 2. labeled + weak: clean and perturbed logits, correlation
         feats = self.student.extract_feat(torch.cat([x_l, x_w]))
-        logits, logits_fp = decode_with_perturbation(
-            self.student.decode_head, feats, dropout=cfg['fp_dropout'])
+        head = self.student.decode_head
+        logits, logits_fp, extra = decode_with_perturbation(
+            head, feats, dropout=cfg['fp_dropout'], return_extra=True)
         c4 = feats[cfg['corr_in_index']]
         corr = self.corr_head(c4)
         # The official model propagates logits upsampled to the image.
@@ -249,7 +255,7 @@ class CorrMatch(UniMatch):
         x_mix, = mix(box, [x_s], [x_s.roll(1, dims=0)])
         feats_s = self.student.extract_feat(x_mix)
         logits_s = self.upsample_logits(
-            self.student.decode_head(feats_s), size)
+            split_head_output(head, head(feats_s))[0], size)
         c4_s = feats_s[cfg['corr_in_index']]
         prop_s = self.corr_head.propagate(
             self.corr_head(c4_s), logits_s, c4_s.shape[-2:])
@@ -275,10 +281,12 @@ class CorrMatch(UniMatch):
         losses = self.add_prefix(
             self.scale_losses(
                 self.supervised_loss(logits_l, [f[:num_l] for f in feats],
-                                     data_samples['sup']),
+                                     data_samples['sup'],
+                                     extra_rows(extra, slice(None, num_l))),
                 cfg['sup_weight']), 'sup')
-        sup_corr = self.student.decode_head.loss_by_feat(
-            prop[:num_l], data_samples['sup'])
+        # the propagated logits take the head's criterion for its logits
+        # (for heads with several outputs, without their extra terms)
+        sup_corr = pixel_loss_by_feat(head, prop[:num_l], data_samples['sup'])
         losses.update(self.add_prefix(
             self.scale_losses(sup_corr, cfg['sup_corr_weight']),
             'sup_corr.decode'))

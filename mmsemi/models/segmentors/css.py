@@ -286,12 +286,13 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
         y_ce, c_ce, y_ct, c_ct = maps[:4]
 
         # 4. student: labeled and strong unlabeled batches
-        feats_l, logits_l, rep_l = self.student_forward(x_l)
-        _, logits_u, rep_u = self.student_forward(x_aug)
+        feats_l, logits_l, rep_l, extra_l = self.student_forward(x_l)
+        _, logits_u, rep_u, _ = self.student_forward(x_aug)
 
         # 5. supervised loss
         losses = self.add_prefix(
-            self.supervised_loss(logits_l, feats_l, sup_samples), 'sup')
+            self.supervised_loss(logits_l, feats_l, sup_samples, extra_l),
+            'sup')
         # 6. unsupervised CE on the strong view
         losses['unsup.loss_u'] = cfg['unsup_weight'] * self.unsupervised_loss(
             self.upsample_logits(logits_u, size), y_ce, c_ce)

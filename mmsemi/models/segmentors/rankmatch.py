@@ -54,7 +54,8 @@ class RankMatch(UniMatch):
 
     ``semi_train_cfg`` keys: UniMatch's (:attr:`UniMatch.default_train_cfg`)
     plus ``rank_loss`` (a :class:`RankAwareKLLoss` config: ``num_agents``,
-    ``topk``, ``reduction``, ``log_space``, ``loss_weight``) and
+    ``topk``, ``reduction``, ``log_space``, ``eps``, ``loss_weight``;
+    the defaults are the official computation) and
     ``feature_point``.
     """
 
@@ -65,7 +66,9 @@ class RankMatch(UniMatch):
             num_agents=128,
             topk=4,
             reduction='official',
-            log_space=True,
+            # the official probability-space Plackett-Luce with its eps
+            log_space=False,
+            eps=1e-10,
             loss_weight=0.1),
         feature_point=('aspp', ))
 
@@ -95,11 +98,11 @@ class RankMatch(UniMatch):
         # 2. labeled + weak with feature perturbation (clean weak decoder
         # features kept); supervised and FP losses, weak pseudo-labels
         feats = self.student.extract_feat(torch.cat([x_l, x_w]))
-        logits, logits_fp, dec = decode_with_perturbation(
+        logits, logits_fp, dec, extra = decode_with_perturbation(
             head, feats, dropout=cfg['fp_dropout'], return_features=True,
-            prefer=point)
+            prefer=point, return_extra=True)
         losses, pseudo = self._labeled_and_weak_losses(
-            inputs, data_samples, feats, logits, logits_fp, valid)
+            inputs, data_samples, feats, logits, logits_fp, valid, extra)
 
         # 3. CutMix-ed strong views in one forward: pseudo-label CE
         boxes, images, targets = self._mix_strong_views(

@@ -1,15 +1,31 @@
 """A representation head on the student and the EMA teacher, reading
 decoder features of any decode head (U2PL, CSS)."""
 import copy
-from typing import List, Sequence, Tuple
+from typing import List, NamedTuple, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
 from mmseg.registry import MODELS
 
-from ..utils.decode_head_streams import (decode_with_features,
+from ..utils.decode_head_streams import (ExtraOutputs, decode_with_features,
                                          decoder_feature_channels)
+
+
+class StudentOutputs(NamedTuple):
+    """One student pass with its representation head.
+
+    Attributes:
+        feats (list[Tensor]): Backbone outputs.
+        logits (Tensor): Decoder logits ``(N, K, h, w)``.
+        rep (Tensor): Representations ``(N, D, h', w')``.
+        extra_outputs (ExtraOutputs): The head's other outputs (heads
+            that return several), for the supervised loss.
+    """
+    feats: List[Tensor]
+    logits: Tensor
+    rep: Tensor
+    extra_outputs: ExtraOutputs
 
 
 class RepHeadMixin:
@@ -42,14 +58,15 @@ class RepHeadMixin:
         self.teacher.requires_grad_(False)
         return rep_cfg
 
-    def student_forward(self, x: Tensor) -> Tuple[List[Tensor], Tensor,
-                                                  Tensor]:
-        """Backbone features, logits ``(N, K, h, w)`` and representations
-        ``(N, D, h', w')`` of the student."""
+    def student_forward(self, x: Tensor) -> StudentOutputs:
+        """Backbone features, logits, representations and extra head
+        outputs of the student."""
         feats = self.student.extract_feat(x)
-        dec, logits = decode_with_features(self.student.decode_head, feats,
-                                           self.rep_feature_point)
-        return feats, logits, self.student.rep_head(dec)
+        dec, logits, extra = decode_with_features(
+            self.student.decode_head, feats, self.rep_feature_point,
+            return_extra=True)
+        return StudentOutputs(feats, logits, self.student.rep_head(dec),
+                              extra)
 
     @torch.no_grad()
     def teacher_forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:

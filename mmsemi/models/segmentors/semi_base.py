@@ -15,7 +15,9 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import OptConfigType, OptMultiConfig
 
-from ..utils.decode_head_streams import check_segmentor, decode_with_features
+from ..utils.decode_head_streams import (ExtraOutputs, check_segmentor,
+                                         decode_with_features,
+                                         join_head_output, split_head_output)
 from ..utils.pseudo_label import PseudoLabels
 from .wrapped_cfg import UNSET, apply_segmentor_options
 
@@ -341,13 +343,20 @@ class SemiBaseSegmentor(BaseSegmentor):
         finally:
             model.train(was_training)
 
+    @staticmethod
+    def forward_logits(model: nn.Module, inputs: Tensor) -> Tensor:
+        """Decoder logits ``(N, K, h, w)`` of ``model`` (in its current
+        mode): the head's output, or its first output for heads that return
+        several, as stock mmseg predicts with it."""
+        return split_head_output(model.decode_head, model._forward(inputs))[0]
+
     @torch.no_grad()
     def eval_logits(self, model: nn.Module, inputs: Tensor) -> Tensor:
         """Logits ``(N, K, H, W)`` of ``model`` in eval mode (BN running
         statistics, no dropout) at the input size; the model's mode is
         restored afterwards."""
         with self.eval_mode(model):
-            logits = model._forward(inputs)
+            logits = self.forward_logits(model, inputs)
         return self.upsample_logits(logits, inputs.shape[-2:])
 
     @torch.no_grad()
@@ -397,17 +406,22 @@ class SemiBaseSegmentor(BaseSegmentor):
         return torch.stack([m.data[0] for m in maps]).long()
 
     def supervised_loss(self, logits: Tensor, feats: Sequence[Tensor],
-                        samples: SampleList) -> dict:
+                        samples: SampleList,
+                        extra_outputs: ExtraOutputs = None) -> dict:
         """Supervised losses of the student on labeled images.
 
         Uses the criteria of the wrapped config (CE, OHEM through the decode
-        head's sampler, ...), applied to decoder ``logits`` ``(N, K, h, w)``
-        already computed by the method, plus the auxiliary heads on the
-        labeled backbone ``feats``.
+        head's sampler, ...), applied by the decode head's ``loss_by_feat``
+        to decoder ``logits`` ``(N, K, h, w)`` already computed by the
+        method, together with the head's other outputs of the same images
+        for heads that return several (``extra_outputs``, e.g. DAHead's PAM
+        and CAM logits, EncHead's SE logits), plus the auxiliary heads on
+        the labeled backbone ``feats``.
         """
         student = self.student
         losses = self.add_prefix(
-            student.decode_head.loss_by_feat(logits, samples), 'decode')
+            student.decode_head.loss_by_feat(
+                join_head_output(logits, extra_outputs), samples), 'decode')
         if student.with_auxiliary_head:
             losses.update(
                 student._auxiliary_head_forward_train(feats, samples))

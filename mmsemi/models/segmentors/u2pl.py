@@ -10,6 +10,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType, OptMultiConfig
 
 from ..losses.masked_losses import masked_cross_entropy
+from ..utils.decode_head_streams import extra_rows
 from ..utils.entropy_partition import drop_rate_at, reliable_mask
 from ..utils.mixing import cutmix_boxes, mix
 from ..utils.pseudo_label import PseudoLabels, pseudo_labels_from_logits
@@ -194,9 +195,10 @@ class U2PL(RepHeadMixin, SemiBaseSegmentor):
 
         if cur_iter < cfg['sup_only_iters']:
             # Supervised warm-up: the unlabeled batch is ignored.
-            feats, logits, rep = self.student_forward(x_l)
+            feats, logits, rep, extra = self.student_forward(x_l)
             losses = self.add_prefix(
-                self.supervised_loss(logits, feats, sup_samples), 'sup')
+                self.supervised_loss(logits, feats, sup_samples, extra),
+                'sup')
             zero = 0.0 * (logits.sum() + rep.sum())
             losses['unsup.loss_u'] = zero
             losses['unsup.loss_contrast'] = zero.clone()
@@ -221,11 +223,13 @@ class U2PL(RepHeadMixin, SemiBaseSegmentor):
 
         # 3. student on labeled + mixed unlabeled, one pass
         x_all = torch.cat([x_l, x_mix])
-        feats, logits, rep = self.student_forward(x_all)
+        feats, logits, rep, extra = self.student_forward(x_all)
         logits_l, logits_u = logits.split([num_l, num_u])
         losses = self.add_prefix(
             self.supervised_loss(logits_l, [f[:num_l] for f in feats],
-                                 sup_samples), 'sup')
+                                 sup_samples,
+                                 extra_rows(extra, slice(None, num_l))),
+            'sup')
 
         # 4. train-mode teacher on the same batch (entropy, probs, rep)
         logits_t, rep_t = self.teacher_forward(x_all)

@@ -8,7 +8,8 @@ from torch import Tensor
 from mmseg.registry import MODELS
 
 from ..losses.masked_losses import masked_cross_entropy
-from ..utils.decode_head_streams import decode_with_perturbation
+from ..utils.decode_head_streams import (ExtraOutputs,
+                                         decode_with_perturbation, extra_rows)
 from ..utils.mixing import cutmix_boxes, mix
 from ..utils.pseudo_label import PseudoLabels, pseudo_labels_from_logits
 from .semi_base import SampleList, SemiBaseSegmentor
@@ -90,10 +91,11 @@ class UniMatch(SemiBaseSegmentor):
             x_w, valid, cfg['conf_thresh'])
 
         feats = self.student.extract_feat(torch.cat([x_l, x_w]))
-        logits, logits_fp = decode_with_perturbation(
-            self.student.decode_head, feats, dropout=cfg['fp_dropout'])
+        logits, logits_fp, extra = decode_with_perturbation(
+            self.student.decode_head, feats, dropout=cfg['fp_dropout'],
+            return_extra=True)
         losses, pseudo = self._labeled_and_weak_losses(
-            inputs, data_samples, feats, logits, logits_fp, valid)
+            inputs, data_samples, feats, logits, logits_fp, valid, extra)
         losses.update(self._strong_losses(
             inputs, pseudo, (partner_pseudo, partner_valid), valid))
         return losses
@@ -101,7 +103,8 @@ class UniMatch(SemiBaseSegmentor):
     def _labeled_and_weak_losses(self, inputs: Dict[str, Tensor],
                                  data_samples: Dict[str, SampleList],
                                  feats: Sequence[Tensor], logits: Tensor,
-                                 logits_fp: Tensor, valid: Tensor
+                                 logits_fp: Tensor, valid: Tensor,
+                                 extra_outputs: ExtraOutputs = None
                                  ) -> Tuple[dict, PseudoLabels]:
         """Supervised and FP losses of the labeled + weak forward, the weak
         pseudo-labels (recorded for visualisation) and their diagnostics.
@@ -111,6 +114,9 @@ class UniMatch(SemiBaseSegmentor):
             logits, logits_fp: clean and perturbed decoder logits of that
                 batch, ``(N_l + N_u, K, h, w)``.
             valid: non-padded pixels of the weak views ``(N_u, H, W)``.
+            extra_outputs: the head's other outputs of that batch (heads
+                that return several, see ``split_head_output``); they enter
+                the supervised loss only.
 
         Returns:
             tuple: the loss dict and the weak pseudo-labels.
@@ -125,7 +131,8 @@ class UniMatch(SemiBaseSegmentor):
         self.record_pseudo_labels(x_w, pseudo, cfg['conf_thresh'])
 
         losses = self.supervised_loss(
-            logits[:num_l], [f[:num_l] for f in feats], data_samples['sup'])
+            logits[:num_l], [f[:num_l] for f in feats], data_samples['sup'],
+            extra_rows(extra_outputs, slice(None, num_l)))
         losses = self.add_prefix(self.scale_losses(losses, cfg['sup_weight']),
                                  'sup')
         losses['unsup.loss_fp'] = cfg['fp_weight'] * masked_cross_entropy(
@@ -177,7 +184,7 @@ class UniMatch(SemiBaseSegmentor):
         _, images, targets = self._mix_strong_views(inputs, pseudo, partner,
                                                     valid)
         return self._strong_ce_losses(
-            self.student._forward(torch.cat(images)), targets)
+            self.forward_logits(self.student, torch.cat(images)), targets)
 
     def _mix_strong_views(
             self, inputs: Dict[str, Tensor], pseudo: PseudoLabels,

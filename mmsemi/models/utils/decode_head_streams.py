@@ -12,6 +12,12 @@ student:
   the head's classifier ``cls_seg`` (or a named point a head exposes);
 - :func:`check_segmentor`: the build-time check that a segmentor offers
   both.
+
+Heads whose forward returns several outputs (mmseg's ``DAHead``:
+``(pam_cam, pam, cam)``; ``EncHead`` with ``use_se_loss``: ``(seg, se)``)
+are used as stock mmseg uses them: the first output is the logits (their
+``predict`` takes ``forward(...)[0]``), the whole tuple goes to their
+``loss_by_feat`` (:func:`split_head_output`, :func:`join_head_output`).
 """
 import contextlib
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -21,15 +27,38 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmseg.models.decode_heads import (Mask2FormerHead, MaskFormerHead,
+                                      PIDHead, SideAdapterCLIPHead)
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+
+#: Outputs of a decode head forward besides its logits (each with the
+#: images along dim 0), or None for a head that returns only logits.
+ExtraOutputs = Optional[Tuple[Tensor, ...]]
+
+#: Stock mmseg heads that cannot be a method's student, with the reason.
+#: Checked before the BaseDecodeHead test, since some of them derive
+#: from it.
+UNSUPPORTED_HEADS = (
+    ((MaskFormerHead, Mask2FormerHead, SideAdapterCLIPHead),
+     'is a mask-classification head: it predicts a set of masks with one '
+     'class each instead of per-pixel class logits, and has no per-pixel '
+     'classifier cls_seg whose input the methods read as decoder features. '
+     'MaskFormer, Mask2Former and SAN segmentors are not supported'),
+    ((PIDHead, ),
+     'returns (P, I, D) branch outputs in train mode with the logits second '
+     'and a single map in eval mode, so its train-mode logits are not '
+     'its first output as the methods read them. PIDNet is not supported'),
+)
 
 
 def check_segmentor(segmentor: nn.Module, method: str) -> None:
     """Raise a clear error when ``segmentor`` cannot be a method's student.
 
     A student needs ``extract_feat`` and one ``BaseDecodeHead`` (with
-    ``cls_seg``) as ``decode_head``; cascade segmentors (a list of heads)
-    and heads without a classifier are refused here, at build time.
+    ``cls_seg``) as ``decode_head``. Refused here, at build time, each with
+    its reason: cascade segmentors (a list of heads), the heads of
+    :data:`UNSUPPORTED_HEADS` (mask classification, PIDNet), other heads
+    outside ``BaseDecodeHead`` and heads without a classifier.
     """
     name = type(segmentor).__name__
     missing = [attr for attr in ('extract_feat', 'decode_head')
@@ -39,27 +68,83 @@ def check_segmentor(segmentor: nn.Module, method: str) -> None:
             f'{method} needs an encoder-decoder segmentor with extract_feat '
             f'and decode_head; {name} lacks {", ".join(missing)}')
     head = segmentor.decode_head
+    head_name = type(head).__name__
+    if isinstance(head, nn.ModuleList):
+        raise TypeError(
+            f'{method} needs a single decode head; {name}.decode_head is a '
+            f'list of {len(head)} heads, each refining the previous one\'s '
+            'output. Cascade segmentors (CascadeEncoderDecoder: OCRNet, '
+            'PointRend) are not supported')
+    for classes, reason in UNSUPPORTED_HEADS:
+        if isinstance(head, classes):
+            raise TypeError(f'{method}: decode head {head_name} {reason}')
     if not isinstance(head, BaseDecodeHead):
         raise TypeError(
-            f'{method} needs a single decode head derived from mmseg\'s '
+            f'{method} needs a decode head derived from mmseg\'s '
             f'BaseDecodeHead (it provides cls_seg, the classifier whose '
             f'input is the decoder feature); {name}.decode_head is a '
-            f'{type(head).__name__}. Cascade segmentors are not supported')
+            f'{head_name}')
     if not callable(getattr(head, 'cls_seg', None)) or \
             not isinstance(getattr(head, 'conv_seg', None), nn.Conv2d):
         raise TypeError(
-            f'{method}: decode head {type(head).__name__} has no cls_seg '
+            f'{method}: decode head {head_name} has no cls_seg '
             'classifier with a conv_seg Conv2d; the methods read decoder '
             'features at its input')
 
 
-def _logits_tensor(head: nn.Module, out) -> Tensor:
-    if not isinstance(out, Tensor):
-        raise TypeError(
-            f'decode head {type(head).__name__}.forward returned a '
-            f'{type(out).__name__}, not a logits tensor (N, K, h, w); heads '
-            'whose forward returns several outputs are not supported')
-    return out
+def split_head_output(head: nn.Module, out) -> Tuple[Tensor, ExtraOutputs]:
+    """Logits and other outputs of one decode head forward.
+
+    A head returns its logits ``(N, K, h, w)``, or a tuple whose first
+    entry is the logits, as stock mmseg reads it (``DAHead.predict`` and
+    ``EncHead.predict`` use ``forward(...)[0]``; e.g. EncHead's second
+    output is the SE logits ``(N, K)``).
+
+    Returns:
+        tuple: the logits and :data:`ExtraOutputs` (None for a tensor, the
+        remaining entries for a tuple).
+
+    Raises:
+        TypeError: for any other output.
+    """
+    if isinstance(out, Tensor):
+        return out, None
+    if isinstance(out, (tuple, list)) and out and \
+            all(isinstance(o, Tensor) for o in out) and out[0].dim() == 4:
+        return out[0], tuple(out[1:])
+    raise TypeError(
+        f'decode head {type(head).__name__}.forward returned '
+        f'{_describe(out)}; the methods need logits (N, K, h, w), alone or '
+        'as the first of a tuple of tensors')
+
+
+def _describe(out) -> str:
+    if isinstance(out, Tensor):
+        return f'a tensor of shape {tuple(out.shape)}'
+    if isinstance(out, (tuple, list)):
+        return (f'a {type(out).__name__} of '
+                f'[{", ".join(_describe(o) for o in out)}]')
+    return f'a {type(out).__name__}'
+
+
+def join_head_output(logits: Tensor, extra: ExtraOutputs):
+    """The head's output form again (inverse of :func:`split_head_output`),
+    as its ``loss_by_feat`` takes it."""
+    return logits if extra is None else (logits, *extra)
+
+
+def extra_rows(extra: ExtraOutputs, index: slice) -> ExtraOutputs:
+    """The images ``index`` (dim 0) of every extra output."""
+    return None if extra is None else tuple(e[index] for e in extra)
+
+
+def pixel_loss_by_feat(head: BaseDecodeHead, logits: Tensor,
+                       samples) -> dict:
+    """The head's per-pixel criterion (``loss_decode``, OHEM sampler, ...)
+    on one logits map ``(N, K, h, w)`` against ``samples``' labels:
+    ``BaseDecodeHead.loss_by_feat``, which heads with several outputs apply
+    to their logits output (DAHead to each map, EncHead to the first)."""
+    return BaseDecodeHead.loss_by_feat(head, logits, samples)
 
 
 class _PerturbedFeatures(list):
@@ -105,7 +190,8 @@ def decode_with_perturbation(head: nn.Module,
                              feats: Sequence[Tensor],
                              dropout: float = 0.5,
                              return_features: bool = False,
-                             prefer: Sequence[str] = ()) -> Tuple[Tensor, ...]:
+                             prefer: Sequence[str] = (),
+                             return_extra: bool = False) -> tuple:
     """Clean and feature-perturbed logits of one decode head, one batch.
 
     The perturbation is ``Dropout2d(dropout)`` (always active, rescaled by
@@ -124,17 +210,28 @@ def decode_with_perturbation(head: nn.Module,
             (``prefer`` names the feature point). Defaults to False.
         prefer (Sequence[str]): Feature points, see
             :func:`decode_with_features`.
+        return_extra (bool): Also return the clean half's other outputs
+            (:data:`ExtraOutputs`, see :func:`split_head_output`), which
+            the supervised loss of heads with several outputs needs.
 
     Returns:
-        tuple[Tensor, ...]: clean and perturbed logits, each
-        ``(N, K, h, w)``, then (with ``return_features``) the clean decoder
-        features ``(N, C, h', w')``.
+        tuple: clean and perturbed logits, each ``(N, K, h, w)``, then
+        (with ``return_features``) the clean decoder features
+        ``(N, C, h', w')``, then (with ``return_extra``) the clean extra
+        outputs.
     """
     perturbed = _PerturbedFeatures(feats, dropout)
-    if not return_features:
-        return _logits_tensor(head, head(perturbed)).chunk(2)
-    features, logits = decode_with_features(head, perturbed, prefer)
-    return (*logits.chunk(2), features.chunk(2)[0])
+    if return_features:
+        features, logits, extra = _decode(head, perturbed, prefer)
+    else:
+        logits, extra = split_head_output(head, head(perturbed))
+    result = logits.chunk(2)
+    if return_features:
+        result += (features.chunk(2)[0], )
+    if return_extra:
+        clean = None if extra is None else tuple(e.chunk(2)[0] for e in extra)
+        result += (clean, )
+    return result
 
 
 @contextlib.contextmanager
@@ -213,8 +310,8 @@ def _capture_output(module: nn.Module) -> Iterator[List[Tensor]]:
 
 def decode_with_features(head: nn.Module,
                          feats: Sequence[Tensor],
-                         prefer: Sequence[str] = ()
-                         ) -> Tuple[Tensor, Tensor]:
+                         prefer: Sequence[str] = (),
+                         return_extra: bool = False) -> tuple:
     """Logits and decoder features of one decode head forward.
 
     By default the decoder feature is the input of the head's classifier
@@ -226,19 +323,31 @@ def decode_with_features(head: nn.Module,
     ASPP output of DeepLabV3+); heads that expose it give that point, the
     others the classifier input.
 
+    ``return_extra`` also returns the head's other outputs
+    (:data:`ExtraOutputs`, see :func:`split_head_output`).
+
     Returns:
-        tuple[Tensor, Tensor]: decoder features ``(N, C, h', w')`` and
-        logits ``(N, K, h, w)``.
+        tuple: decoder features ``(N, C, h', w')``, logits
+        ``(N, K, h, w)`` and (with ``return_extra``) the extra outputs.
     """
+    features, logits, extra = _decode(head, feats, prefer)
+    if return_extra:
+        return features, logits, extra
+    return features, logits
+
+
+def _decode(head: nn.Module, feats: Sequence[Tensor],
+            prefer: Sequence[str]) -> Tuple[Tensor, Tensor, ExtraOutputs]:
+    """Decoder features, logits and extra outputs of one head forward."""
     point = feature_point_module(head, prefer)
     capture = _capture_classifier_input(head) if point is None \
         else _capture_output(point)
     with capture as captured:
-        logits = _logits_tensor(head, head(feats))
+        logits, extra = split_head_output(head, head(feats))
     if len(captured) != 1:
         where = 'cls_seg' if point is None else type(point).__name__
         raise RuntimeError(
             f'decode head {type(head).__name__} called {where} '
             f'{len(captured)} times in one forward; decoder features are '
             'read at a point the head passes once')
-    return captured[0], logits
+    return captured[0], logits, extra
