@@ -221,22 +221,31 @@ def write_cityscapes(root: str, seed: int = 0,
     return cs
 
 
+def _write_images_annotations(data_root: str, names: Dict[str, List[str]],
+                              label_suffix: str, writer: '_Writer',
+                              **sample_args) -> None:
+    """``images/<subset>/<name>.jpg`` and
+    ``annotations/<subset>/<name><label_suffix>`` (ADE20K, COCO-Stuff)."""
+    for subset, subset_names in names.items():
+        for name in subset_names:
+            image, label = writer.sample(**sample_args)
+            _write_image(osp.join(data_root, 'images', subset, name + '.jpg'),
+                         image)
+            _write_label(
+                osp.join(data_root, 'annotations', subset,
+                         name + label_suffix), label)
+
+
 def write_ade20k(root: str, seed: int = 0,
                  size: Tuple[int, int] = (72, 96)) -> str:
     """ADE20K (SceneParsing) in mmseg's layout; returns
     ``<root>/ADEChallengeData2016``."""
     ade = osp.join(root, 'ADEChallengeData2016')
-    writer = _Writer(seed, size)
     names = dict(training=[f'ADE_train_{i:08d}' for i in (1, 2, 3, 4, 5, 6)],
                  validation=[f'ADE_val_{i:08d}' for i in (1, 2)])
-    for subset, subset_names in names.items():
-        for name in subset_names:
-            # 0 is "other" (reduce_zero_label makes it the ignore index).
-            image, label = writer.sample(151, first_class=0, ignore=None)
-            _write_image(osp.join(ade, 'images', subset, name + '.jpg'),
-                         image)
-            _write_label(osp.join(ade, 'annotations', subset, name + '.png'),
-                         label)
+    # 0 is "other" (reduce_zero_label makes it the ignore index).
+    _write_images_annotations(ade, names, '.png', _Writer(seed, size),
+                              num_classes=151, ignore=None)
     _write_splits(osp.join(root, 'splits', 'ade20k'), FRACTION_SPLITS,
                   names['training'], names['training'], num_labeled=2)
     return ade
@@ -247,17 +256,10 @@ def write_coco_stuff(root: str, seed: int = 0,
     """COCO-Stuff 164k in mmseg's layout; returns
     ``<root>/coco_stuff164k``."""
     coco = osp.join(root, 'coco_stuff164k')
-    writer = _Writer(seed, size)
     names = dict(train2017=[f'{i:012d}' for i in (9, 25, 30, 34, 36, 42)],
                  val2017=[f'{i:012d}' for i in (139, 285)])
-    for subset, subset_names in names.items():
-        for name in subset_names:
-            image, label = writer.sample(171)
-            _write_image(osp.join(coco, 'images', subset, name + '.jpg'),
-                         image)
-            _write_label(
-                osp.join(coco, 'annotations', subset,
-                         name + '_labelTrainIds.png'), label)
+    _write_images_annotations(coco, names, '_labelTrainIds.png',
+                              _Writer(seed, size), num_classes=171)
     _write_splits(osp.join(root, 'splits', 'coco_stuff'), FRACTION_SPLITS,
                   names['train2017'], names['train2017'], num_labeled=2)
     return coco
