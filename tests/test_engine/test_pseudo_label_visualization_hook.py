@@ -195,6 +195,35 @@ def test_corrmatch_and_u2pl_record_their_weak_pseudo_labels(
     assert len(runner.visualizer.images) == 1
 
 
+def _header(image, rows, size):
+    """The title strip above ``rows`` panels of ``size`` pixels."""
+    return image[:image.shape[0] - rows * size]
+
+
+def test_css_picture_is_titled_with_its_unsup_threshold():
+    """CSS keeps (and logs) the pixels at or above unsup_threshold; the
+    third panel's title shows that threshold, not 0."""
+    model = _model('CSS', iters_per_epoch=2, strong_branch='unsup_strong1',
+                   unsup_threshold=0.9,
+                   rep_head=dict(type='ProjectionHead', channels=8,
+                                 out_channels=6, dropout_ratio=0.0),
+                   contrast=dict(num_anchors=4, num_negatives=3))
+    hook = PseudoLabelVisualizationHook(interval=1, max_images=2)
+    runner = _runner(model, iteration=0)
+    size = 96  # wide enough for the title's digits
+    record = _step(hook, runner, *unimatch_batch(size=size))
+    assert record.threshold == pytest.approx(0.9)
+    [(_, image, _)] = runner.visualizer.images
+    shape = (2, size, size)
+    blank = (np.zeros(shape + (3, ), np.uint8), np.zeros(shape, np.int64),
+             np.zeros(shape), np.zeros(shape, bool), PALETTE)
+    header = _header(image, 2, size)
+    np.testing.assert_array_equal(
+        header, _header(compose_panels(*blank, 0.9), 2, size))
+    assert not np.array_equal(
+        header, _header(compose_panels(*blank, 0.0), 2, size))
+
+
 def test_u2pl_warm_up_is_skipped():
     model = _model('U2PL', max_iters=10, sup_only_iters=5)
     hook = PseudoLabelVisualizationHook(interval=1)

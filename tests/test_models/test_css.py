@@ -220,17 +220,26 @@ def test_optional_8bit_confidence_quantisation():
     torch.testing.assert_close(out['c_ce'], quantize_8bit(_pl()['conf_lg']))
 
 
-def test_records_the_weak_view_and_agreement_labels():
+def test_records_the_weak_view_agreement_labels_and_threshold():
+    """The picture keeps the agreeing pixels at or above unsup_threshold
+    (the pixels mask_ratio counts) and is titled with that threshold."""
     model = _model()
     model.contrast_loss.prototypes.normal_()
     model.contrast_loss.prototype_initialized.fill_(True)
     model.pseudo_label_record_request = 2
     inputs, samples = unimatch_batch(size=SIZE)
     pl = model.teacher_pseudo_labels(inputs['unsup_weak'])
-    model.loss(inputs, samples)
-    record = model.pseudo_label_record
-    assert torch.equal(record.images, inputs['unsup_weak'][:2])
     agree = (pl['y_lg'] == pl['y_rep'])[:2]
     agree[:, -4:] = False  # padding
-    assert torch.equal(record.mask, agree)
+    # a threshold that keeps some agreeing pixels and drops others
+    threshold = float(pl['conf_lg'][:2][agree].median())
+    model.semi_train_cfg['unsup_threshold'] = threshold
+    losses = model.loss(inputs, samples)
+    record = model.pseudo_label_record
+    assert torch.equal(record.images, inputs['unsup_weak'][:2])
+    kept = agree & (pl['conf_lg'][:2] >= threshold)
+    assert 0 < kept.sum() < agree.sum()
+    assert torch.equal(record.mask, kept)
+    assert record.threshold == pytest.approx(threshold)
+    assert float(losses['unsup.threshold']) == pytest.approx(threshold)
     assert torch.equal(record.labels[agree], pl['y_lg'][:2][agree])

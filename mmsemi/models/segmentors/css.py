@@ -216,10 +216,18 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
                 logits_u, target, conf, cfg['unsup_threshold'],
                 self.ignore_index)
         labelled = target != self.ignore_index
-        keep = labelled & (conf >= cfg['unsup_threshold'])
         return masked_cross_entropy(
             logits_u, torch.where(labelled, target, torch.zeros_like(target)),
-            keep, normalize='mask')
+            self.confident_pixels(target, conf), normalize='mask')
+
+    def confident_pixels(self, labels: Tensor, conf: Tensor) -> Tensor:
+        """Pixels ``(N, H, W)`` with a pseudo-label and a confidence
+        ``>= unsup_threshold``: the mask of the 'hard_mask' loss, and the
+        pixels whose share weights the 'reco_fraction' loss. Logged as
+        ``mask_ratio`` and shown as the kept pixels of the pseudo-label
+        picture, titled with the threshold."""
+        return (labels != self.ignore_index) & \
+            (conf >= self.semi_train_cfg['unsup_threshold'])
 
     @staticmethod
     def to_feature_size(maps: Tensor, size) -> Tensor:
@@ -270,7 +278,9 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
         tgt = self.combine_pseudo_labels(pl, valid, cur_iter)
         self.record_pseudo_labels(
             x_w, PseudoLabels(tgt['y_ce'], tgt['c_ce'],
-                              tgt['y_ce'] != self.ignore_index), 0.0)
+                              self.confident_pixels(tgt['y_ce'],
+                                                    tgt['c_ce'])),
+            cfg['unsup_threshold'])
 
         # 3. joint strong augmentation of view, labels and confidences
         maps = [tgt['y_ce'], tgt['c_ce'], tgt['y_ct'], tgt['c_ct']]
@@ -316,7 +326,7 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
                     ) -> Dict[str, Tensor]:
         """Logged statistics (no 'loss' in the keys)."""
         labelled = y_ce != self.ignore_index
-        kept = labelled & (c_ce >= self.semi_train_cfg['unsup_threshold'])
+        kept = self.confident_pixels(y_ce, c_ce)
         stats = self.pseudo_label_diagnostics(
             PseudoLabels(y_ce, c_ce, kept), labelled | kept, hidden_aug,
             self.semi_train_cfg['unsup_threshold'], self.ignore_index)
