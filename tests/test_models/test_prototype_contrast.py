@@ -199,6 +199,27 @@ def test_negative_sampling_classes_and_frequencies():
     assert freq.min() > 0 and freq.max() < 3 * freq.mean()
 
 
+@pytest.mark.parametrize('value', [math.nan, math.inf])
+def test_non_finite_prototypes_give_a_non_finite_loss_not_an_error(value):
+    """A diverging run: non-finite prototypes must not make
+    torch.multinomial raise inside the forward pass; the loss is
+    non-finite, so FiniteLossHook stops training and names the state."""
+    torch.manual_seed(0)
+    loss, labels, valid, hard = _sampling_case()
+    loss.prototypes[1, 0] = value
+    neg = loss.sample(labels, valid, hard)['negatives']
+    for c in (0, 1, 3):  # still pixels of the other present classes
+        assert (neg[c] >= 0).all()
+        assert valid[neg[c]].all()
+        assert not (labels[neg[c]] == c).any()
+        assert not (labels[neg[c]] == 2).any()  # absent class
+    rep, labels, valid = _batch(classes=3)
+    loss = _loss()
+    loss(rep, labels, valid)
+    loss.prototypes[2] = value
+    assert not torch.isfinite(loss(rep, labels, valid))
+
+
 # ------------------------------------------------------------ loss value
 def _naive(loss, flat, anchors, negatives, present, use):
     """Official-style: per class, materialise [Q, 1 + M, D]."""

@@ -1,7 +1,8 @@
 # Copyright (c) mmsemi contributors. All rights reserved.
 """Bad input stops the real tools early and clearly: a label value outside
 the classes (train or val split) before the first iteration, a diverging
-loss at the iteration it appears, without a non-finite checkpoint."""
+loss or model state at the iteration it appears, without a non-finite
+checkpoint."""
 import os
 import os.path as osp
 import re
@@ -19,6 +20,8 @@ from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_DATA_SUBDIR,
 
 SUPERVISED_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
                              'supervised_r18s_toyshapes-1_16.py')
+CSS_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
+                      'css_r18s_toyshapes-1_16.py')
 CHECK_TOOL = osp.join(REPO_ROOT, 'tools', 'misc', 'check_dataset.py')
 
 
@@ -30,9 +33,9 @@ def _run(cmd, cwd):
     return proc.returncode, proc.stdout
 
 
-def _train_cmd(work_dir, *options):
+def _train_cmd(work_dir, *options, config=SUPERVISED_CONFIG):
     return [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'),
-            SUPERVISED_CONFIG, '--work-dir', work_dir, '--cfg-options',
+            config, '--work-dir', work_dir, '--cfg-options',
             *options, *FAST_CFG_OPTIONS]
 
 
@@ -99,12 +102,15 @@ def test_diverging_loss_stops_training_without_nan_checkpoint(
                    'optim_wrapper.optimizer.lr=1e6',
                    'default_hooks.checkpoint.interval=1'), toy_data_root)
     assert code != 0
-    match = re.search(r'RuntimeError: Non-finite loss at iteration (\d+): '
-                      r'(.*)\. Training stopped', output)
+    # The loss, or the weights updated by a still finite loss, whichever
+    # goes first; both are named.
+    match = re.search(r'RuntimeError: Non-finite (loss|model state) at '
+                      r'iteration (\d+): (.*)\. Training stopped', output)
     assert match, output[-3000:]
-    iteration = int(match.group(1))
+    iteration = int(match.group(2))
     assert 1 <= iteration < 20
-    assert 'decode.loss_ce=' in match.group(2)
+    named = {'loss': 'decode.loss_ce=', 'model state': 'backbone.'}
+    assert named[match.group(1)] in match.group(3)
     saved = sorted(name for name in os.listdir(work_dir)
                    if name.endswith('.pth'))
     assert f'iter_{iteration}.pth' not in saved
@@ -114,3 +120,25 @@ def test_diverging_loss_stops_training_without_nan_checkpoint(
                            weights_only=False)['state_dict']
         assert all(torch.isfinite(v).all() for v in state.values()
                    if v.is_floating_point()), name
+
+
+@needs_toy_config
+def test_diverging_css_names_its_state_not_a_sampling_error(
+        toy_data_root, tmp_path):
+    """CSS at lr 10 used to die in torch.multinomial on non-finite
+    prototypes; the guard now stops it and names the state."""
+    code, output = _run(
+        _train_cmd(str(tmp_path / 'work'), 'train_cfg.max_iters=30',
+                   'optim_wrapper.optimizer.lr=10', config=CSS_CONFIG),
+        toy_data_root)
+    assert code != 0
+    assert 'invalid multinomial distribution' not in output
+    match = re.search(r'RuntimeError: (?:Non-finite loss at iteration \d+: '
+                      r'.*\. )?Non-finite model state at iteration (\d+): '
+                      r'(.*)\. Training stopped', output)
+    assert match, output[-3000:]
+    assert 1 < int(match.group(1)) < 30
+    named = re.split(r', |; ', match.group(2))
+    assert all(re.fullmatch(r'(student|teacher|contrast_loss)\.[\w.]+'
+                            r'|\.\.\. \(\d+ tensors of \w+\)', name)
+               for name in named), named

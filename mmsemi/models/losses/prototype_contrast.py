@@ -272,8 +272,18 @@ class PrototypeContrastLoss(nn.Module):
         allowed = present[None, :] & ~torch.eye(cnum, dtype=torch.bool,
                                                 device=dev)
         logits = logits.masked_fill(~allowed, float('-inf'))
-        probs = torch.where(allowed.any(dim=1, keepdim=True),
-                            logits.softmax(dim=1), torch.ones_like(logits))
+        probs = logits.softmax(dim=1)
+        # Rows whose prototypes went NaN/Inf in a diverging run sample the
+        # allowed classes uniformly (rows without another class: any
+        # class, giving "no pixel"): torch.multinomial would raise (a
+        # device-side assert on CUDA) and checking here would cost a host
+        # sync. Non-finite prototypes make the loss non-finite, so
+        # FiniteLossHook stops training after this step and names them.
+        has_other = allowed.any(dim=1, keepdim=True)
+        uniform = torch.where(has_other, allowed.to(probs.dtype),
+                              torch.ones_like(probs))
+        usable = has_other & torch.isfinite(probs).all(dim=1, keepdim=True)
+        probs = torch.where(usable, probs, uniform)
         neg_cls = torch.multinomial(probs, q * m, replacement=True)
         pos = self._uniform_in_class(neg_cls, offsets, counts)
         negatives = torch.where(pos >= 0, order[pos.clamp(min=0)], pos)
