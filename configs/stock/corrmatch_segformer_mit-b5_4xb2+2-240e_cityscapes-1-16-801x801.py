@@ -18,3 +18,6 @@ param_scheduler = [
     dict(_base_.param_scheduler[1], end=_base_.semi_max_iters)
 ]
 custom_hooks = _base_.semi_custom_hooks
+# mmsemi's label check, NaN guard and pseudo-label pictures, merged into
+# the stock default_hooks.
+default_hooks = _base_.semi_default_hooks

@@ -15,3 +15,6 @@ train_cfg = dict(_base_.semi_train_loop, _delete_=True)
 optim_wrapper = dict(_base_.semi_optim_wrapper, _delete_=True)
 param_scheduler = _base_.semi_param_scheduler
 custom_hooks = _base_.semi_custom_hooks
+# mmsemi's label check, NaN guard and pseudo-label pictures, merged into
+# the stock default_hooks.
+default_hooks = _base_.semi_default_hooks

@@ -4,11 +4,13 @@ README ("Using a stock mmseg config")."""
 import copy
 import glob
 import os.path as osp
+import re
 from typing import Any, Dict, List
 
 import pytest
 import torch.nn as nn
 from mmengine.config import Config
+from mmengine.runner import Runner
 
 from mmseg.registry import MODELS
 
@@ -28,21 +30,37 @@ FAMILIES = {
     'deeplabv3': 'ASPPHead',
     'deeplabv3plus': 'DepthwiseSeparableASPPHead',
 }
-# The recipe of the README, verbatim apart from the two base names.
-RECIPE = """
-_base_ = [
-    'mmseg::{stock}',
-    'mmsemi::_base_/semi/semi_unimatch_voc12aug.py',
-]
-segmentor = dict(_base_.model, data_preprocessor=dict(
-    _base_.model.data_preprocessor, size=_base_.semi_crop_size))
-model = dict(_base_.semi_model, _delete_=True, segmentor=segmentor)
-train_dataloader = dict(_base_.semi_train_dataloader, _delete_=True)
-train_cfg = dict(_base_.semi_train_loop, _delete_=True)
-optim_wrapper = dict(_base_.semi_optim_wrapper, _delete_=True)
-param_scheduler = _base_.semi_param_scheduler
-custom_hooks = _base_.semi_custom_hooks
-"""
+README = osp.join(ROOT, 'README.md')
+README_SECTION = '## Using a stock mmseg config'
+#: mmsemi's hooks every route must have (configs/_base_/semi/
+#: semi_default_hooks.py), by default_hooks key.
+SAFETY_HOOKS = {'check_labels': 'CheckDatasetLabelsHook',
+                'finite_loss': 'FiniteLossHook',
+                'pseudo_labels': 'PseudoLabelVisualizationHook'}
+METHOD_HOOKS = {'U2PL': ['EMATeacherHook'], 'CSS': ['EMATeacherHook'],
+                'CorrMatch': ['DynamicThresholdHook'], 'UniMatch': [],
+                'RankMatch': []}
+
+
+def readme_snippet() -> str:
+    """The config of README's "Using a stock mmseg config": the first
+    python block of that section, read from README.md so that the tested
+    text is the text users copy."""
+    with open(README) as f:
+        text = f.read()
+    assert f'\n{README_SECTION}\n' in text, README_SECTION
+    section = text.split(f'\n{README_SECTION}\n', 1)[1].split('\n## ')[0]
+    match = re.search(r'```python\n(.*?)```', section, re.S)
+    assert match, f'no python block in README section {README_SECTION!r}'
+    return match.group(1)
+
+
+def _readme_recipe(stock: str) -> str:
+    """The README snippet with its stock mmseg config replaced."""
+    snippet = readme_snippet()
+    refs = re.findall(r"'mmseg::([^']+)'", snippet)
+    assert len(refs) == 1, refs
+    return snippet.replace(f'mmseg::{refs[0]}', f'mmseg::{stock}')
 
 
 def _stock_reference(path: str) -> str:
@@ -215,7 +233,7 @@ def test_user_config_inheriting_full_stock_config(tmp_path):
     wraps the model."""
     stock = 'deeplabv3plus/deeplabv3plus_r50-d8_4xb4-20k_voc12aug-512x512.py'
     path = tmp_path / 'my_unimatch.py'
-    path.write_text(RECIPE.format(stock=stock))
+    path.write_text(_readme_recipe(stock))
     cfg = Config.fromfile(str(path))
     stock_cfg = _load_stock(f'mmseg::{stock}')
     assert cfg.model.type == 'UniMatch'
@@ -226,6 +244,86 @@ def test_user_config_inheriting_full_stock_config(tmp_path):
     assert cfg.train_cfg.type == 'SemiIterBasedTrainLoop'
     model = MODELS.build(_offline(cfg.model.to_dict()))
     assert type(model).__name__ == 'UniMatch'
+
+
+def _runner_hooks(cfg: Config, work_dir: str) -> List[Any]:
+    """The hooks mmengine's Runner registers from the config's
+    ``default_hooks`` and ``custom_hooks``, in call order (a 1x1 conv
+    stands in for the segmentor; nothing is built from data)."""
+    runner = Runner(
+        model=nn.Conv2d(1, 1, 1),
+        work_dir=work_dir,
+        default_hooks=cfg.default_hooks,
+        custom_hooks=cfg.get('custom_hooks'),
+        visualizer=cfg.visualizer,
+        default_scope=cfg.default_scope,
+        experiment_name=f'hooks_{osp.basename(osp.dirname(work_dir))}')
+    return runner.hooks
+
+
+def _assert_safety_and_method_hooks(cfg: Config, work_dir: str) -> None:
+    """mmsemi's three hooks, the method's own and the stock ones, in the
+    resolved config and in the Runner's hooks."""
+    for key, hook in SAFETY_HOOKS.items():
+        assert cfg.default_hooks[key]['type'] == hook, key
+    hooks = _runner_hooks(cfg, work_dir)
+    names = [type(hook).__name__ for hook in hooks]
+    by_name = dict(zip(names, hooks))
+    assert set(SAFETY_HOOKS.values()) <= set(names), names
+    assert by_name['CheckDatasetLabelsHook'].enabled
+    assert by_name['FiniteLossHook'].enabled
+    assert by_name['FiniteLossHook'].check_model_state
+    assert not by_name['PseudoLabelVisualizationHook'].enabled  # opt-in
+    assert names.index('FiniteLossHook') < names.index('CheckpointHook')
+    method_hooks = [n for n in names
+                    if n in ('EMATeacherHook', 'DynamicThresholdHook')]
+    assert method_hooks == METHOD_HOOKS[cfg.model.type]
+    # the stock runtime hooks are kept
+    assert {'IterTimerHook', 'LoggerHook', 'ParamSchedulerHook',
+            'CheckpointHook', 'DistSamplerSeedHook',
+            'SegVisualizationHook'} <= set(names)
+
+
+def test_readme_snippet_loads_with_safety_and_method_hooks(tmp_path):
+    """The README's snippet, as printed, is a config that trains UniMatch
+    on the stock model with mmsemi's label check, NaN guard and
+    pseudo-label pictures."""
+    path = tmp_path / 'my_config.py'
+    path.write_text(readme_snippet())
+    cfg = Config.fromfile(str(path))
+    assert cfg.model.type == 'UniMatch'
+    assert cfg.train_cfg.type == 'SemiIterBasedTrainLoop'
+    _assert_safety_and_method_hooks(cfg, str(tmp_path / 'work'))
+
+
+@pytest.mark.parametrize('path', STOCK_CONFIGS, ids=osp.basename)
+def test_stock_config_has_safety_and_method_hooks(path, tmp_path):
+    _assert_safety_and_method_hooks(Config.fromfile(path),
+                                    str(tmp_path / 'work'))
+
+
+def test_stock_configs_end_like_the_readme_snippet():
+    """Every configs/stock config wraps its stock config with the
+    snippet's lines after `_base_` (SegFormer keeps its stock optimiser
+    and warm-up, see configs/stock/README.md)."""
+    snippet_lines = set(_body_lines(readme_snippet()))
+    for path in STOCK_CONFIGS:
+        with open(path) as f:
+            body = _body_lines(f.read())
+        expected = set(snippet_lines)
+        if '_segformer_' in path:
+            expected = {line for line in expected
+                        if not line.startswith(('optim_wrapper',
+                                                'param_scheduler'))}
+        assert expected <= set(body), (path, expected - set(body))
+
+
+def _body_lines(text: str) -> List[str]:
+    """Assignments after `_base_`, comments and line continuations
+    dropped (one entry per statement start)."""
+    body = text.split(']\n', 1)[1]
+    return [line.split('#')[0].rstrip() for line in body.splitlines()
+            if line and not line.startswith((' ', '#', ')', ']'))]
 
 
 def test_mmsemi_reference_equals_relative_reference(tmp_path):

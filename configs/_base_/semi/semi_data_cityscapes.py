@@ -7,6 +7,7 @@
 # with *_gtFine_labelTrainIds.png from mmseg's
 # tools/dataset_converters/cityscapes.py. Split files (`<city>/<id>` per
 # line): data/splits/cityscapes/<split>/ and data/splits/cityscapes_u2pl/.
+_base_ = ['./semi_default_hooks.py']
 custom_imports = dict(imports=['mmsemi'], allow_failed_imports=False)
 semi_dataset_type = 'SemiCityscapesDataset'
 semi_data_root = 'data/cityscapes'

@@ -12,6 +12,7 @@
 # SegmentationClass folder holds); UniMatch's merged folder works as well.
 # Split files: data/splits/pascal/<split>/{labeled,unlabeled}.txt (README,
 # "Data preparation").
+_base_ = ['./semi_default_hooks.py']
 custom_imports = dict(imports=['mmsemi'], allow_failed_imports=False)
 semi_dataset_type = 'SemiPascalVOCDataset'
 semi_data_root = 'data/VOCdevkit/VOC2012'
