@@ -2,7 +2,8 @@
 """Bad input stops the real tools early and clearly: a label value outside
 the classes (train or val split) before the first iteration, a diverging
 loss or model state at the iteration it appears, without a non-finite
-checkpoint."""
+checkpoint; overlapping labeled and unlabeled splits are warned about."""
+import glob
 import os
 import os.path as osp
 import re
@@ -22,6 +23,8 @@ SUPERVISED_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
                              'supervised_r18s_toyshapes-1_16.py')
 CSS_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
                       'css_r18s_toyshapes-1_16.py')
+UNIMATCH_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
+                           'unimatch_r18s_toyshapes-1_16.py')
 CHECK_TOOL = osp.join(REPO_ROOT, 'tools', 'misc', 'check_dataset.py')
 
 
@@ -142,3 +145,54 @@ def test_diverging_css_names_its_state_not_a_sampling_error(
     assert all(re.fullmatch(r'(student|teacher|contrast_loss)\.[\w.]+'
                             r'|\.\.\. \(\d+ tensors of \w+\)', name)
                for name in named), named
+
+
+@pytest.fixture
+def overlapping_split(toy_data_root, tmp_path):
+    """A private copy of the toy data whose unlabeled split also lists the
+    first two labeled images; returns (cwd, cfg-options, expected names)."""
+    cwd = str(tmp_path / 'run')
+    root = osp.join(cwd, TOY_DATA_SUBDIR)
+    shutil.copytree(osp.join(toy_data_root, TOY_DATA_SUBDIR), root)
+    with open(osp.join(root, 'splits', '1_16', 'labeled.txt')) as f:
+        labeled = f.read().split()
+    with open(osp.join(root, 'splits', '1_16', 'unlabeled.txt')) as f:
+        unlabeled = f.read().split()
+    with open(osp.join(root, 'splits', 'overlap.txt'), 'w') as f:
+        f.write('\n'.join(unlabeled + labeled[:2]) + '\n')
+    options = ['train_dataloader.dataset.datasets.1.split_file='
+               'splits/overlap.txt']
+    images = os.listdir(osp.join(root, 'JPEGImages'))
+    names = sorted(image for name in labeled[:2] for image in images
+                   if osp.splitext(image)[0] == name)
+    assert len(names) == 2
+    expected = (f'2 of the {len(unlabeled) + 2} unlabeled images '
+                f'({TOY_DATA_SUBDIR}/splits/overlap.txt) are also in the '
+                f'labeled set of {len(labeled)} images '
+                f'({TOY_DATA_SUBDIR}/splits/1_16/labeled.txt): '
+                f'{", ".join(names)}.')
+    return cwd, options, expected
+
+
+@needs_toy_config
+def test_overlapping_splits_warn_at_start_up_and_in_check_tool(
+        overlapping_split, tmp_path):
+    cwd, options, expected = overlapping_split
+    work_dir = str(tmp_path / 'work')
+    code, output = _run(_train_cmd(work_dir, 'train_cfg.max_iters=1',
+                                   *options, config=UNIMATCH_CONFIG), cwd)
+    assert code == 0, output[-3000:]
+    assert ('WARNING - Labeled and unlabeled splits overlap: '
+            + expected) in output
+    assert output.index(expected) < output.index('Iter(train)')
+    [log] = glob.glob(osp.join(work_dir, '*', '*.log'))
+    with open(log) as f:
+        assert expected in f.read()
+
+    code, output = _run([sys.executable, CHECK_TOOL, UNIMATCH_CONFIG,
+                         '--split', 'train', '--cfg-options', *options], cwd)
+    assert code == 0, output  # a warning, not a label problem
+    assert f'train: warning: {expected}' in output
+    code, output = _run([sys.executable, CHECK_TOOL, UNIMATCH_CONFIG,
+                         '--split', 'train'], cwd)
+    assert code == 0 and 'warning' not in output, output

@@ -14,6 +14,11 @@ and reads every label its pipeline loads: values outside
 size mismatches are listed with split file, line and label file. Prints a
 summary per dataset and exits with 1 if any problem was found.
 
+For a labeled + unlabeled training set it also reports images that both
+splits list (count, split files, a few names), as a warning like the one
+training prints at start-up; an overlap alone does not change the exit
+status.
+
 This is the check of ``CheckDatasetLabelsHook`` (enabled in mmsemi's base
 runtime); run it on huge sets where the hook is switched off
 (``default_hooks.check_labels.enabled=False``), or to fill the hook's cache
@@ -38,6 +43,7 @@ import mmsemi  # noqa: E402,F401  (registers mmsemi datasets/transforms)
 from mmsemi.datasets.label_check import (DatasetLabelReport,  # noqa: E402
                                          check_dataset_labels,
                                          format_problems)
+from mmsemi.datasets.split_overlap import find_split_overlap  # noqa: E402
 
 SPLITS = ('train', 'val', 'test')
 
@@ -79,6 +85,8 @@ def check_config(cfg: Config, splits: List[str], workers: int,
             continue
         seen.append(dataset_cfg)
         dataset = DATASETS.build(dataset_cfg)
+        for overlap in find_split_overlap(dataset):
+            print(f'{split}: warning: {overlap.message()}')
         for report in check_dataset_labels(dataset, workers, cache_dir):
             print(f'{split}: {report.summary()}')
             reports.append(report)

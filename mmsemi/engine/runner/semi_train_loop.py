@@ -12,6 +12,7 @@ from mmengine.runner.loops import _InfiniteDataloaderIterator
 from torch.utils.data import DataLoader
 
 from mmseg.registry import LOOPS
+from mmsemi.datasets.split_overlap import split_overlap_message
 
 #: message-hub key that stores the sampler seed in checkpoints.
 SAMPLER_SEED_KEY = 'train_sampler_seed'
@@ -62,6 +63,7 @@ class SemiIterBasedTrainLoop(IterBasedTrainLoop):
         if self.sampler is not None:
             self._check_batch_size()
             self._check_model_batch()
+        self._warn_split_overlap()
 
     def _check_batch_size(self) -> None:
         """Sampler blocks and dataloader batches must coincide."""
@@ -88,6 +90,14 @@ class SemiIterBasedTrainLoop(IterBasedTrainLoop):
         if check is None or nums is None or len(nums) != 2:
             return
         check(nums[0], nums[1], world_size=get_world_size())
+
+    def _warn_split_overlap(self) -> None:
+        """Warn when the unlabeled set lists images of the labeled set
+        (a warning, not an error: some setups reuse the labeled images as
+        unlabeled ones on purpose)."""
+        message = split_overlap_message(self.dataloader.dataset)
+        if message is not None:
+            print_log(message, logger='current', level=logging.WARNING)
 
     def _sync_sampler_seed(self) -> None:
         """Restore the checkpoint's sampler seed on resume; record it."""
