@@ -27,6 +27,8 @@ from mmengine.runner import Runner  # noqa: E402
 import mmsemi  # noqa: E402,F401  (registers mmsemi modules into mmseg)
 from mmsemi.utils import (register_trusted_local_loader,  # noqa: E402
                           set_data_root, setup_cpu_distributed)
+from mmsemi.utils.error_log import (log_error_to_work_dir,  # noqa: E402
+                                    report_error_location, resolve_work_dir)
 
 
 def parse_args() -> argparse.Namespace:
@@ -99,10 +101,10 @@ def trigger_visualization_hook(cfg: Config,
     return cfg
 
 
-def main() -> None:
-    args = parse_args()
-    register_trusted_local_loader()
-
+def build_config(args: argparse.Namespace) -> Config:
+    """The config of a test run: the file, ``--cfg-options``,
+    ``--data-root``, the work dir, the checkpoint and the display, TTA and
+    output options."""
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -113,13 +115,8 @@ def main() -> None:
     if data_root is not None:
         set_data_root(cfg, data_root)
 
-    # work_dir priority: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
+    cfg.work_dir = resolve_work_dir(args.config, args.work_dir,
+                                    cfg.get('work_dir', None))
     cfg.load_from = args.checkpoint
 
     if args.show or args.show_dir:
@@ -135,9 +132,23 @@ def main() -> None:
         cfg.test_evaluator['keep_results'] = True
 
     setup_cpu_distributed(cfg)
+    return cfg
 
-    runner = Runner.from_cfg(cfg)
-    runner.test()
+
+def main() -> None:
+    """Test as the command line says. An error is written to the work
+    dir's log (the Runner's, else ``startup_error.log``) before it is
+    re-raised, as in tools/train.py."""
+    args = parse_args()
+    work_dir = resolve_work_dir(args.config, args.work_dir)
+    try:
+        register_trusted_local_loader()
+        cfg = build_config(args)
+        work_dir = cfg.work_dir
+        Runner.from_cfg(cfg).test()
+    except Exception as error:
+        report_error_location(log_error_to_work_dir(error, work_dir))
+        raise
 
 
 if __name__ == '__main__':

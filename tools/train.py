@@ -17,6 +17,11 @@ Before the Runner is built, the pretrained weights the model names are
 checked (and downloaded into mmengine's cache where missing); without them
 training stops with a message naming the file or URL, the config key, how
 to get it and how to train without it.
+
+An error that stops the run (while the config, the Runner or the loop is
+built, in a start-up check or later) is also written with its traceback to
+the work dir: into the Runner's log file once the Runner opened it, else
+into ``<work_dir>/startup_error.log`` (see :mod:`mmsemi.utils.error_log`).
 """
 import argparse
 import logging
@@ -40,6 +45,8 @@ from mmseg.registry import RUNNERS  # noqa: E402
 import mmsemi  # noqa: E402,F401  (registers mmsemi modules into mmseg)
 from mmsemi.utils import (register_trusted_local_loader,  # noqa: E402
                           set_data_root, setup_cpu_distributed)
+from mmsemi.utils.error_log import (log_error_to_work_dir,  # noqa: E402
+                                    report_error_location, resolve_work_dir)
 from mmsemi.utils.pretrained_weights import \
     check_pretrained_weights  # noqa: E402
 
@@ -119,12 +126,8 @@ def build_config(args: argparse.Namespace) -> Config:
     if data_root is not None:
         set_data_root(cfg, data_root)
 
-    # work_dir priority: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg.work_dir = resolve_work_dir(args.config, args.work_dir,
+                                    cfg.get('work_dir', None))
 
     if args.amp:
         enable_amp(cfg)
@@ -135,22 +138,33 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Runner:
-    """Train as the command line says; returns the finished Runner."""
-    args = parse_args(argv)
-    register_trusted_local_loader()
-    cfg = build_config(args)
+def train(cfg: Config) -> Runner:
+    """Check the weights, build the Runner and train."""
     # One process per node downloads; the others find the file afterwards
     # (mmengine's own loading waits for local rank 0 the same way).
     check_pretrained_weights(
         cfg.model, check_remote=os.environ.get('LOCAL_RANK', '0') == '0')
-
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
     return runner
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Runner:
+    """Train as the command line says; returns the finished Runner. An
+    error is written to the work dir's log before it is re-raised."""
+    args = parse_args(argv)
+    work_dir = resolve_work_dir(args.config, args.work_dir)
+    try:
+        register_trusted_local_loader()
+        cfg = build_config(args)
+        work_dir = cfg.work_dir
+        return train(cfg)
+    except Exception as error:
+        report_error_location(log_error_to_work_dir(error, work_dir))
+        raise
 
 
 if __name__ == '__main__':
