@@ -118,21 +118,29 @@ class _Settings:
                      self.img_backend))
 
 
-def leaf_datasets(dataset: Any) -> List[BaseDataset]:
+def leaf_datasets(dataset: Any, strict: bool = True) -> List[BaseDataset]:
     """The datasets holding samples inside Concat/Repeat/ClassBalanced (or
-    similar) wrappers, in order, each once."""
+    similar) wrappers, in order, each once.
+
+    Args:
+        dataset: a ``BaseDataset`` or a wrapper of some.
+        strict (bool): raise TypeError on a dataset that is neither (its
+            samples cannot be inspected); False leaves it out.
+    """
     if isinstance(dataset, BaseDataset):
         return [dataset]
     if hasattr(dataset, 'datasets'):
         children = list(dataset.datasets)
     elif hasattr(dataset, 'dataset'):
         children = [dataset.dataset]
-    else:
+    elif strict:
         raise TypeError(f'cannot check the labels of {type(dataset).__name__}:'
                         ' neither a BaseDataset nor a dataset wrapper')
+    else:
+        return []
     found: List[BaseDataset] = []
     for child in children:
-        for leaf in leaf_datasets(child):
+        for leaf in leaf_datasets(child, strict):
             if all(leaf is not seen for seen in found):
                 found.append(leaf)
     return found

@@ -78,15 +78,17 @@ def image_names(dataset: BaseDataset) -> Dict[str, str]:
 
 def _source_images(source: Any) -> Dict[str, str]:
     """Image names of one source of the ConcatDataset (wrappers such as a
-    RepeatDataset looked through)."""
+    RepeatDataset looked through; datasets that are not mmengine
+    ``BaseDataset``s hold no known image paths and are left out)."""
     names: Dict[str, str] = {}
-    for leaf in leaf_datasets(source):
+    for leaf in leaf_datasets(source, strict=False):
         names.update(image_names(leaf))
     return names
 
 
 def _source_label(source: Any) -> str:
-    return ', '.join(dataset_source(leaf) for leaf in leaf_datasets(source))
+    return ', '.join(dataset_source(leaf)
+                     for leaf in leaf_datasets(source, strict=False))
 
 
 def find_split_overlap(dataset: Any) -> List[SplitOverlap]:

@@ -93,3 +93,11 @@ def test_many_shared_images_are_counted_and_a_few_shown(root):
 def test_a_single_dataset_has_no_sources_to_compare(root):
     lab, _ = _sets(root, NAMES[:3], NAMES[3:])
     assert find_split_overlap(lab) == []
+
+
+def test_sources_without_image_paths_are_left_out(root):
+    """Plain torch datasets (no image paths) cannot overlap."""
+    lab, _ = _sets(root, NAMES[:3], NAMES[3:])
+    plain = torch.utils.data.TensorDataset(torch.zeros(4))
+    dataset = torch.utils.data.ConcatDataset([lab, plain])
+    assert find_split_overlap(dataset) == []
