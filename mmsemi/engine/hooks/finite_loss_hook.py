@@ -133,15 +133,15 @@ class FiniteLossHook(Hook):
       parameter and buffer of the model, i.e. the student's weights, the EMA
       teacher's weights and the method state kept as buffers (CSS
       prototypes, U2PL queues, CorrMatch's dynamic threshold, BN
-      statistics), reduced with one fused largest-magnitude kernel per
+      statistics), reduced to float32 2-norms by one fused kernel per
       device and dtype (:func:`state_is_finite`).
 
     In distributed training both flags are min-reduced over ranks first, so
     all ranks stop at the same iteration. The error names the iteration
     (1-based, as logged), every non-finite term with its value (e.g.
-    ``unsup.loss_fp=nan``) and every non-finite state tensor, grouped by
-    top-level module (e.g. ``Non-finite model state at iteration 8:
-    contrast_loss.prototypes``). Checking the state catches a weight update
+    ``unsup.loss_fp=nan``) and the non-finite state tensors, a few per
+    top-level module with a count (e.g. ``Non-finite model state at
+    iteration 8: contrast_loss.prototypes``). Checking the state catches a weight update
     that diverged (the loss of that iteration was still finite) and method
     state that went non-finite inside a forward pass.
 
