@@ -191,6 +191,30 @@ def test_queue_fifo_order_and_length():
     assert int(fresh.queue_ptr[0]) == 7 % 3
 
 
+def test_enqueue_matches_fifo_append_with_rows_of_any_validity():
+    """Rows with kept keys, rows without any (their slots untouched) and
+    pushes longer than the capacity, in one scatter per push."""
+    caps = (4, 6, 3)
+    loss = _loss(num_classes=3, feat_dim=2, queue_length=list(caps))
+    gen = torch.Generator().manual_seed(0)
+    pushed = [[], [], []]
+    for step in range(6):
+        keys = torch.randn(3, 7, 2, generator=gen)
+        valid = torch.rand(3, 7, generator=gen) > 0.4
+        valid[step % 3] = False  # a row without keys at every push
+        before = loss.queue.clone()
+        loss.enqueue(keys, valid)
+        for c in range(3):
+            pushed[c] += [k for k, v in zip(keys[c], valid[c]) if v]
+            expected = pushed[c][-caps[c]:]
+            got = loss.queue_contents(c)
+            assert len(got) == len(expected)
+            if expected:
+                assert torch.equal(got, torch.stack(expected))
+        torch.testing.assert_close(loss.queue[step % 3],
+                                   before[step % 3], rtol=0, atol=0)
+
+
 def test_queue_state_dict_round_trip():
     loss = _loss()
     student, teacher, probs, labels, is_lab = _batch()
