@@ -38,6 +38,7 @@ segmentor = dict(_base_.model, data_preprocessor=dict(
     _base_.model.data_preprocessor, size=_base_.semi_crop_size))
 model = dict(_base_.semi_model, _delete_=True, segmentor=segmentor)
 train_dataloader = dict(_base_.semi_train_dataloader, _delete_=True)
+auto_scale_lr = _base_.semi_auto_scale_lr
 train_cfg = dict(_base_.semi_train_loop, _delete_=True)
 optim_wrapper = dict(_base_.semi_optim_wrapper, _delete_=True)
 param_scheduler = _base_.semi_param_scheduler
@@ -220,6 +221,7 @@ def test_user_config_inheriting_full_stock_config(tmp_path):
     assert cfg.train_dataloader.sampler.type == 'LabeledUnlabeledSampler'
     assert _plain(cfg.val_dataloader) == _plain(stock_cfg.val_dataloader)
     assert cfg.train_cfg.type == 'SemiIterBasedTrainLoop'
+    assert cfg.auto_scale_lr == dict(enable=False, base_batch_size=16)
     model = MODELS.build(_offline(cfg.model.to_dict()))
     assert type(model).__name__ == 'UniMatch'
 
