@@ -4,8 +4,8 @@ the device, on any device (the CPU has no ``torch.cuda.set_sync_debug_mode``).
 Two kinds are recorded:
 
 * value reads: ``.item()``, ``float()``, ``int()``, ``bool()`` and a Python
-  ``if`` on a tensor (all dispatch ``aten._local_scalar_dense``), ``.tolist()``,
-  ``.cpu()``, ``.numpy()``;
+  ``if`` on a tensor (all dispatch ``aten._local_scalar_dense``),
+  ``.tolist()``, ``.cpu()``, ``.numpy()``;
 * operations whose output size depends on the data, which CUDA computes by
   reading a count back: ``nonzero``, boolean-mask indexing and assignment,
   ``masked_select``, ``unique``, ``bincount``, ``repeat_interleave`` without

@@ -8,9 +8,9 @@ def bin_counts(index: Tensor, length: int) -> Tensor:
     length)``, ``(length, )`` long. CUDA's ``bincount`` reads the maximum
     back to the host to size its output; with the length known this does
     not."""
-    return torch.zeros(length, dtype=torch.long,
-                       device=index.device).index_add_(
-                           0, index.flatten(), torch.ones_like(index.flatten()))
+    index = index.flatten()
+    counts = torch.zeros(length, dtype=torch.long, device=index.device)
+    return counts.index_add_(0, index, torch.ones_like(index))
 
 
 def one_hot_mask(labels: Tensor, num_classes: int) -> Tensor:
