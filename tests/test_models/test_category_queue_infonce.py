@@ -258,11 +258,13 @@ def test_forward_identical_anchor_and_positive():
     assert out.item() == pytest.approx(2.050, abs=1e-3)
 
 
-def test_forward_matches_per_class_loop():
-    loss = _loss(queue_length=12)
-    student, teacher, probs, labels, is_lab = _batch(n=3, seed=1)
+@pytest.mark.device
+def test_forward_matches_per_class_loop(device):
+    loss = _loss(queue_length=12).to(device)
+    student, teacher, probs, labels, is_lab = (
+        t.to(device) for t in _batch(n=3, seed=1))
     g = torch.Generator().manual_seed(5)
-    rel = torch.rand(labels.shape, generator=g) > 0.3
+    rel = (torch.rand(labels.shape, generator=g) > 0.3).to(device)
     loss(student, teacher, probs, labels, is_lab, rel, ~rel)  # fill queues
     torch.manual_seed(7)
     out = loss(student, teacher, probs, labels, is_lab, rel, ~rel,
@@ -272,7 +274,8 @@ def test_forward_matches_per_class_loop():
     torch.manual_seed(7)
     aidx = sample_from_mask(masks['anchor'], 6)
     fill = loss.queue_fill
-    nidx = (torch.rand(4, 6, 5) * fill[:, None, None]).long()
+    nidx = (torch.rand(4, 6, 5, device=device) *
+            fill[:, None, None]).long()
     zs = student.permute(0, 2, 3, 1).reshape(-1, 8)
     zt = teacher.permute(0, 2, 3, 1).reshape(-1, 8)
     losses = []
@@ -289,8 +292,8 @@ def test_forward_matches_per_class_loop():
                 F.cosine_similarity(a, proto, dim=0)[None],
                 F.cosine_similarity(a[None], keys, dim=1)
             ]) / 0.5
-            total = total + F.cross_entropy(sims[None],
-                                            torch.tensor([0]))
+            total = total + F.cross_entropy(
+                sims[None], torch.tensor([0], device=device))
         losses.append(total / 6)
     assert len(losses) >= 2
     ref = torch.stack(losses).mean()
