@@ -8,8 +8,10 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import itertools  # noqa: E402
+import os  # noqa: E402
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
 
 _scope_names = (f'mmsemi-tests-{i}' for i in itertools.count())
@@ -32,3 +34,39 @@ def mmseg_default_scope():
     ``mmengine`` when it is given none); later tests expect mmseg's."""
     _ensure_mmseg_scope()
     yield
+
+
+# --------------------------------------------------------------- device
+# The equality tests against the official re-statements (marked `device`)
+# run on the device given by `--device` or MMSEMI_TEST_DEVICE (default:
+# cpu); tools/benchmark/gpu_check.sh runs them on CUDA.
+def pytest_addoption(parser):
+    parser.addoption(
+        '--device',
+        default=os.environ.get('MMSEMI_TEST_DEVICE', 'cpu'),
+        help='device of the tests marked `device` (cpu, cuda, cuda:1, ...); '
+        'default: $MMSEMI_TEST_DEVICE or cpu')
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'device: runs on the device of --device / '
+        'MMSEMI_TEST_DEVICE (the official-step equality tests)')
+    device = torch.device(config.getoption('--device'))
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise pytest.UsageError(
+            f'--device {device} (or MMSEMI_TEST_DEVICE) asks for CUDA, but '
+            'torch.cuda.is_available() is False: no GPU or a CPU build of '
+            f'torch ({torch.__version__})')
+
+
+@pytest.fixture(scope='session')
+def device(request) -> torch.device:
+    """The device of the equality tests. On CUDA, TF32 is switched off so
+    that float32 convolutions and matrix products are comparable with the
+    tests' float32 tolerances."""
+    device = torch.device(request.config.getoption('--device'))
+    if device.type == 'cuda':
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return device

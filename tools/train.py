@@ -4,7 +4,7 @@
 Usage::
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp]
-        [--data-root DIR] [--cfg-options KEY=VALUE ...]
+        [--auto-scale-lr] [--data-root DIR] [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
 Runs from a clone without installing mmsemi (the repo root is put on
@@ -67,6 +67,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=False,
         help='enable automatic-mixed-precision training')
     parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        default=False,
+        help='scale the learning rate linearly with the actual batch '
+        '(train_dataloader.batch_size x number of processes, labeled + '
+        'unlabeled images) over auto_scale_lr.base_batch_size of the config')
+    parser.add_argument(
         '--data-root',
         help='data root of every train/val/test dataset (split and ann '
         'files are relative to it and move with it)')
@@ -111,9 +118,24 @@ def enable_amp(cfg: Config) -> None:
     cfg.optim_wrapper.loss_scale = 'dynamic'
 
 
+def enable_auto_scale_lr(cfg: Config) -> None:
+    """Switch on mmengine's linear learning-rate scaling, as mmdet's
+    ``tools/train.py`` does: the Runner multiplies every parameter group's
+    lr by ``world_size * train_dataloader.batch_size /
+    auto_scale_lr.base_batch_size`` before it builds the schedulers."""
+    auto_scale_lr = cfg.get('auto_scale_lr')
+    if not auto_scale_lr or 'enable' not in auto_scale_lr or \
+            'base_batch_size' not in auto_scale_lr:
+        raise RuntimeError(
+            'Can not find "auto_scale_lr" or "auto_scale_lr.enable" or '
+            '"auto_scale_lr.base_batch_size" in your configuration file.')
+    cfg.auto_scale_lr.enable = True
+
+
 def build_config(args: argparse.Namespace) -> Config:
     """The config of a run: the file, ``--cfg-options``, ``--data-root``,
-    the work dir, ``--amp``, ``--resume`` and the distributed backend."""
+    the work dir, ``--amp``, ``--auto-scale-lr``, ``--resume`` and the
+    distributed backend."""
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -131,6 +153,8 @@ def build_config(args: argparse.Namespace) -> Config:
 
     if args.amp:
         enable_amp(cfg)
+    if args.auto_scale_lr:
+        enable_auto_scale_lr(cfg)
     cfg.resume = args.resume
 
     # No-op where CUDA is available; otherwise gloo + CPU DDP.

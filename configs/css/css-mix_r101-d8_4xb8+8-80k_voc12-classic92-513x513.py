@@ -94,6 +94,8 @@ train_dataloader = dict(
         dict(unlabeled_dataset,
              split_file='../../splits/pascal/u2pl_92/unlabeled.txt'),
     ]))
+# The lr is for 4 GPUs x (8 + 8) = 64 images (--auto-scale-lr).
+auto_scale_lr = dict(enable=False, base_batch_size=64)
 optim_wrapper = dict(
     optimizer=dict(lr=0.0064, momentum=0.9, weight_decay=5e-4,
                    nesterov=True),

@@ -11,6 +11,7 @@ segmentor = dict(_base_.model, data_preprocessor=dict(
     _base_.model.data_preprocessor, size=_base_.semi_crop_size))
 model = dict(_base_.semi_model, _delete_=True, segmentor=segmentor)
 train_dataloader = dict(_base_.semi_train_dataloader, _delete_=True)
+auto_scale_lr = _base_.semi_auto_scale_lr
 train_cfg = dict(_base_.semi_train_loop, _delete_=True)
 optim_wrapper = dict(_base_.semi_optim_wrapper, _delete_=True)
 param_scheduler = _base_.semi_param_scheduler

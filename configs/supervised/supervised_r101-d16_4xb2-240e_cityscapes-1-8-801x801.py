@@ -17,6 +17,8 @@ train_dataloader = dict(
     dataset=dict(_base_.labeled_dataset,
                  split_file='../splits/cityscapes/1_8/labeled.txt',
                  pipeline=_base_.sup_only_pipeline))
+# The lr is for 4 GPUs x 2 labeled images (--auto-scale-lr).
+auto_scale_lr = dict(enable=False, base_batch_size=8)
 max_iters = 11040
 val_interval = 920
 # Cityscapes: lr 0.005 for every parameter (no 10x head multiplier).

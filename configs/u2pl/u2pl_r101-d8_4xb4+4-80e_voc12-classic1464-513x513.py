@@ -79,6 +79,8 @@ train_dataloader = dict(
         dict(unlabeled_dataset,
              split_file='../../splits/pascal/u2pl_1464/unlabeled.txt'),
     ]))
+# The lr is for 4 GPUs x (4 + 4) = 32 images (--auto-scale-lr).
+auto_scale_lr = dict(enable=False, base_batch_size=32)
 optim_wrapper = dict(
     optimizer=dict(lr=0.001, momentum=0.9, weight_decay=1e-4),
     paramwise_cfg=dict(custom_keys={

@@ -242,6 +242,7 @@ def test_user_config_inheriting_full_stock_config(tmp_path):
     assert cfg.train_dataloader.sampler.type == 'LabeledUnlabeledSampler'
     assert _plain(cfg.val_dataloader) == _plain(stock_cfg.val_dataloader)
     assert cfg.train_cfg.type == 'SemiIterBasedTrainLoop'
+    assert cfg.auto_scale_lr == dict(enable=False, base_batch_size=16)
     model = MODELS.build(_offline(cfg.model.to_dict()))
     assert type(model).__name__ == 'UniMatch'
 

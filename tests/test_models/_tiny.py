@@ -61,3 +61,10 @@ def unimatch_batch(num_l=2, num_u=2, size=32, seed=0):
         samples[branch] = [make_sample(valid_marker, hidden[i])
                            for i in range(num_u)]
     return inputs, samples
+
+
+def to_device(inputs, samples, device):
+    """A multi-branch batch (``unimatch_batch``) moved to ``device``."""
+    return ({b: x.to(device) for b, x in inputs.items()},
+            {b: [s.to(device) for s in branch]
+             for b, branch in samples.items()})

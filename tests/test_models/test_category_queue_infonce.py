@@ -191,6 +191,30 @@ def test_queue_fifo_order_and_length():
     assert int(fresh.queue_ptr[0]) == 7 % 3
 
 
+def test_enqueue_matches_fifo_append_with_rows_of_any_validity():
+    """Rows with kept keys, rows without any (their slots untouched) and
+    pushes longer than the capacity, in one scatter per push."""
+    caps = (4, 6, 3)
+    loss = _loss(num_classes=3, feat_dim=2, queue_length=list(caps))
+    gen = torch.Generator().manual_seed(0)
+    pushed = [[], [], []]
+    for step in range(6):
+        keys = torch.randn(3, 7, 2, generator=gen)
+        valid = torch.rand(3, 7, generator=gen) > 0.4
+        valid[step % 3] = False  # a row without keys at every push
+        before = loss.queue.clone()
+        loss.enqueue(keys, valid)
+        for c in range(3):
+            pushed[c] += [k for k, v in zip(keys[c], valid[c]) if v]
+            expected = pushed[c][-caps[c]:]
+            got = loss.queue_contents(c)
+            assert len(got) == len(expected)
+            if expected:
+                assert torch.equal(got, torch.stack(expected))
+        torch.testing.assert_close(loss.queue[step % 3],
+                                   before[step % 3], rtol=0, atol=0)
+
+
 def test_queue_state_dict_round_trip():
     loss = _loss()
     student, teacher, probs, labels, is_lab = _batch()
@@ -234,11 +258,13 @@ def test_forward_identical_anchor_and_positive():
     assert out.item() == pytest.approx(2.050, abs=1e-3)
 
 
-def test_forward_matches_per_class_loop():
-    loss = _loss(queue_length=12)
-    student, teacher, probs, labels, is_lab = _batch(n=3, seed=1)
+@pytest.mark.device
+def test_forward_matches_per_class_loop(device):
+    loss = _loss(queue_length=12).to(device)
+    student, teacher, probs, labels, is_lab = (
+        t.to(device) for t in _batch(n=3, seed=1))
     g = torch.Generator().manual_seed(5)
-    rel = torch.rand(labels.shape, generator=g) > 0.3
+    rel = (torch.rand(labels.shape, generator=g) > 0.3).to(device)
     loss(student, teacher, probs, labels, is_lab, rel, ~rel)  # fill queues
     torch.manual_seed(7)
     out = loss(student, teacher, probs, labels, is_lab, rel, ~rel,
@@ -248,7 +274,8 @@ def test_forward_matches_per_class_loop():
     torch.manual_seed(7)
     aidx = sample_from_mask(masks['anchor'], 6)
     fill = loss.queue_fill
-    nidx = (torch.rand(4, 6, 5) * fill[:, None, None]).long()
+    nidx = (torch.rand(4, 6, 5, device=device) *
+            fill[:, None, None]).long()
     zs = student.permute(0, 2, 3, 1).reshape(-1, 8)
     zt = teacher.permute(0, 2, 3, 1).reshape(-1, 8)
     losses = []
@@ -265,8 +292,8 @@ def test_forward_matches_per_class_loop():
                 F.cosine_similarity(a, proto, dim=0)[None],
                 F.cosine_similarity(a[None], keys, dim=1)
             ]) / 0.5
-            total = total + F.cross_entropy(sims[None],
-                                            torch.tensor([0]))
+            total = total + F.cross_entropy(
+                sims[None], torch.tensor([0], device=device))
         losses.append(total / 6)
     assert len(losses) >= 2
     ref = torch.stack(losses).mean()

@@ -11,7 +11,7 @@ from mmseg.registry import MODELS
 
 import mmsemi.models  # noqa: F401
 import mmsemi.models.segmentors.corrmatch as corrmatch_module
-from _tiny import NUM_CLASSES, tiny_segmentor_cfg, unimatch_batch
+from _tiny import NUM_CLASSES, tiny_segmentor_cfg, to_device, unimatch_batch
 
 # 33 = 8 * 4 + 1: c1 is 9x9 and c4 5x5, as for the official 321/513/801
 # crops; tests that take `fixed_randomness` also run at 40.
@@ -60,13 +60,14 @@ ROWS = torch.tensor([0, 6, 12, 18, 23, 3, 12, 20])
 @pytest.fixture(params=[33, 40], ids=['crop33', 'crop40'])
 def fixed_randomness(monkeypatch, request):
     """A fixed CutMix box (image 0 only) and fixed sampled rows, at a crop
-    of 8k + 1 (33) and one that is not (40: c1 10x10, c4 5x5)."""
+    of 8k + 1 (33) and one that is not (40: c1 10x10, c4 5x5), on the
+    device the model asks for."""
     monkeypatch.setattr(sys.modules[__name__], 'SIZE', request.param)
     box = _box()
     monkeypatch.setattr(corrmatch_module, 'cutmix_boxes',
-                        lambda *args, **kwargs: box.clone())
+                        lambda *args, device=None, **kwargs: box.to(device))
     monkeypatch.setattr(corrmatch_module, 'sample_shape_rows',
-                        lambda *args, **kwargs: ROWS.clone())
+                        lambda *args, device=None, **kwargs: ROWS.to(device))
     return box, ROWS
 
 
@@ -129,7 +130,8 @@ def _official_step(student, corr_head, inputs, samples, box, rows, tau0,
     valid, valid_mix = ignore != 255, ignore_mix != 255
 
     # 6. shapes (rows upsampled, min-max normalised, > 0.5), restricted
-    shapes = torch.zeros(2, len(rows), SIZE, SIZE, dtype=torch.bool)
+    shapes = torch.zeros(2, len(rows), SIZE, SIZE, dtype=torch.bool,
+                         device=box.device)
     corr_w = corr[num_l:].detach()
     for b in range(2):
         for s, row in enumerate(rows):
@@ -139,7 +141,7 @@ def _official_step(student, corr_head, inputs, samples, box, rows, tau0,
 
     # 7. threshold update: EMA of the mean per-class max confidence over
     # the pixels that are valid in the mixed ignore map
-    tau = torch.tensor(tau0)
+    tau = torch.tensor(tau0, device=box.device)
     if not fixed:
         maxima = [conf_w[(label_w == c) & valid_mix].max()
                   for c in range(NUM_CLASSES)
@@ -188,17 +190,20 @@ def _official_step(student, corr_head, inputs, samples, box, rows, tau0,
     return total, terms, tau, added
 
 
+@pytest.mark.device
 @pytest.mark.parametrize('thresh,kl_target', [
     (dict(thresh_init=0.38, thresh_momentum=0.9), 'weak_unmixed'),
     (dict(thresh_init=0.38, thresh_momentum=0.9), 'mixed'),
     (dict(fixed_thresh=0.0), 'weak_unmixed'),
 ], ids=['dynamic', 'dynamic-kl-mixed', 'fixed-0'])
-def test_loss_matches_official_step(fixed_randomness, thresh, kl_target):
-    box, rows = fixed_randomness
-    model = _model(region_prop='sequential', kl_target=kl_target, **thresh)
+def test_loss_matches_official_step(fixed_randomness, thresh, kl_target,
+                                    device):
+    box, rows = (t.to(device) for t in fixed_randomness)
+    model = _model(region_prop='sequential', kl_target=kl_target,
+                   **thresh).to(device)
     ref_student = copy.deepcopy(model.student)
     ref_corr = copy.deepcopy(model.corr_head)
-    inputs, samples = _batch()
+    inputs, samples = to_device(*_batch(), device)
 
     torch.manual_seed(7)
     losses = model.loss(inputs, samples)

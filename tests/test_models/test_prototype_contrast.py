@@ -233,15 +233,17 @@ def _naive(loss, flat, anchors, negatives, present, use):
         p = protos[c].expand(a.shape[0], 1, -1)
         all_feat = torch.cat([p, n], dim=1)
         logits = F.cosine_similarity(a[:, None], all_feat, dim=2)
-        target = torch.zeros(a.shape[0], dtype=torch.long)
+        target = torch.zeros(a.shape[0], dtype=torch.long,
+                             device=a.device)
         terms.append(F.cross_entropy(logits / loss.temperature, target))
     return sum(terms) / present.sum()
 
 
-def test_vectorised_matches_naive_loss_and_gradients():
+@pytest.mark.device
+def test_vectorised_matches_naive_loss_and_gradients(device):
     torch.manual_seed(0)
-    loss = _loss(num_classes=4, num_anchors=6, num_negatives=7)
-    rep, labels, valid = _batch(classes=4)
+    loss = _loss(num_classes=4, num_anchors=6, num_negatives=7).to(device)
+    rep, labels, valid = (t.to(device) for t in _batch(classes=4))
     loss(rep, labels, valid)  # initialise the prototypes
     flat = rep.permute(0, 2, 3, 1).reshape(-1, 4).clone().requires_grad_()
     lab, val = labels.reshape(-1), valid.reshape(-1)

@@ -9,7 +9,7 @@ from mmseg.registry import MODELS
 
 import mmsemi.models  # noqa: F401
 import mmsemi.models.segmentors.unimatch as unimatch_module
-from _tiny import tiny_segmentor_cfg, unimatch_batch
+from _tiny import tiny_segmentor_cfg, to_device, unimatch_batch
 from mmsemi.models.losses.rank_aware_kl_loss import permutation_table
 
 
@@ -25,10 +25,10 @@ def _fixed_boxes(monkeypatch, boxes):
                         lambda *args, **kwargs: queue.pop(0))
 
 
-def _boxes(size):
-    box1 = torch.zeros(2, size, size, dtype=torch.bool)
+def _boxes(size, device='cpu'):
+    box1 = torch.zeros(2, size, size, dtype=torch.bool, device=device)
     box1[0, 2:12, 5:20] = True
-    box2 = torch.zeros(2, size, size, dtype=torch.bool)
+    box2 = torch.zeros(2, size, size, dtype=torch.bool, device=device)
     box2[1, 20:30, 0:9] = True
     return [box1, box2]
 
@@ -42,18 +42,20 @@ def _official_agents(feat_w, feat_s, num):
     q_s = feat_s.permute(0, 2, 3, 1).reshape(batch, -1, channels)
     unit = F.normalize(q, p=2, dim=-1)
     pixels = unit.shape[1]
-    chosen = torch.zeros(batch, pixels, dtype=torch.bool)
-    start = torch.randint(pixels, (batch, 1, 1))
-    chosen[torch.arange(batch), start.view(-1)] = True
-    current = unit[torch.arange(batch), start.view(-1)]
-    cache = torch.empty(batch, pixels, num)
+    device = feat_w.device
+    images = torch.arange(batch, device=device)
+    chosen = torch.zeros(batch, pixels, dtype=torch.bool, device=device)
+    start = torch.randint(pixels, (batch, 1, 1), device=device)
+    chosen[images, start.view(-1)] = True
+    current = unit[images, start.view(-1)]
+    cache = torch.empty(batch, pixels, num, device=device)
     for m in range(1, num):
         cache[:, :, m - 1] = torch.einsum('bnd,bd->bn', unit, current).abs()
         scores = cache[:, :, :m].clone()
         scores[chosen] = 10
         nxt = scores.amax(-1).argmin(-1)
-        current = unit[torch.arange(batch), nxt]
-        chosen[torch.arange(batch), nxt] = True
+        current = unit[images, nxt]
+        chosen[images, nxt] = True
     return (q[chosen].view(batch, num, channels),
             q_s[chosen].view(batch, num, channels))
 
@@ -64,7 +66,7 @@ def _official_rank_loss(feat_w, feat_s, num):
     agents_w, agents_s = _official_agents(feat_w, feat_s, num)
     corr_w = torch.einsum('bchw,bnc->bhwn', feat_w, agents_w).softmax(-1)
     corr_s = torch.einsum('bchw,bnc->bhwn', feat_s, agents_s).softmax(-1)
-    table = permutation_table(4)
+    table = permutation_table(4, device=feat_w.device)
     index = corr_w.topk(4, dim=-1).indices[:, :, :, table]
     expand = (-1, -1, -1, table.shape[0], -1)
     vals_w = corr_w.unsqueeze(3).expand(*expand).gather(-1, index)
@@ -148,20 +150,23 @@ def _official_step(student, inputs, samples, boxes, thresh, num_agents):
     return total, (loss_c1, loss_c2)
 
 
+@pytest.mark.device
 @pytest.mark.parametrize('size', [32, 33])
 @pytest.mark.parametrize('thresh', [0.0, 0.4])
-def test_loss_matches_official_step(monkeypatch, thresh, size):
+def test_loss_matches_official_step(monkeypatch, thresh, size, device):
     """The default RankMatch (only the agent count shrunk to the tiny
     feature maps). Crop 33 gives 5x5 features ((33-1)/(5-1) = 8: the
     strided feature CutMix), crop 32 gives 4x4 (the up-mix-down)."""
-    model = _model(conf_thresh=thresh, rank_loss=dict(num_agents=8))
+    model = _model(conf_thresh=thresh,
+                   rank_loss=dict(num_agents=8)).to(device)
     reference = copy.deepcopy(model.student)
     log_space_model = _model(conf_thresh=thresh,
-                             rank_loss=dict(num_agents=8, log_space=True))
+                             rank_loss=dict(num_agents=8,
+                                            log_space=True)).to(device)
     no_eps_model = _model(conf_thresh=thresh,
-                          rank_loss=dict(num_agents=8, eps=0.0))
-    inputs, samples = unimatch_batch(size=size)
-    boxes = _boxes(size)
+                          rank_loss=dict(num_agents=8, eps=0.0)).to(device)
+    inputs, samples = to_device(*unimatch_batch(size=size), device)
+    boxes = _boxes(size, device)
     _fixed_boxes(monkeypatch, boxes)
 
     torch.manual_seed(7)

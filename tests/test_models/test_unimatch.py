@@ -9,7 +9,7 @@ from mmseg.registry import MODELS
 
 import mmsemi.models  # noqa: F401
 import mmsemi.models.segmentors.unimatch as unimatch_module
-from _tiny import tiny_segmentor_cfg, unimatch_batch
+from _tiny import tiny_segmentor_cfg, to_device, unimatch_batch
 
 
 def _model(**train_cfg):
@@ -70,14 +70,15 @@ def _official_step(student, inputs, samples, boxes, thresh):
     return total, mask_u_w
 
 
+@pytest.mark.device
 @pytest.mark.parametrize('thresh', [0.0, 0.4])
-def test_loss_matches_official_step(monkeypatch, thresh):
-    model = _model(conf_thresh=thresh)
+def test_loss_matches_official_step(monkeypatch, thresh, device):
+    model = _model(conf_thresh=thresh).to(device)
     reference = copy.deepcopy(model.student)
-    inputs, samples = unimatch_batch()
-    box1 = torch.zeros(2, 32, 32, dtype=torch.bool)
+    inputs, samples = to_device(*unimatch_batch(), device)
+    box1 = torch.zeros(2, 32, 32, dtype=torch.bool, device=device)
     box1[0, 2:12, 5:20] = True
-    box2 = torch.zeros(2, 32, 32, dtype=torch.bool)
+    box2 = torch.zeros(2, 32, 32, dtype=torch.bool, device=device)
     box2[1, 20:30, 0:9] = True
     _fixed_boxes(monkeypatch, [box1, box2])
 
@@ -93,7 +94,7 @@ def test_loss_matches_official_step(monkeypatch, thresh):
         'sup.decode.loss_ce', 'unsup.loss_fp', 'unsup.loss_strong1',
         'unsup.loss_strong2'}
     # diagnostics are logged, not summed
-    valid = torch.ones(2, 32, 32, dtype=torch.bool)
+    valid = torch.ones(2, 32, 32, dtype=torch.bool, device=device)
     valid[:, -4:] = False
     hidden = torch.stack([s.gt_unsup_sem_seg.data[0]
                           for s in samples['unsup_weak']])

@@ -38,3 +38,9 @@ def test_format_table_uses_median_for_throughput():
     assert 'peak RSS growth (MiB)' in lines[0]
     # median 200 ms, mean 200 ms, 8 images / 0.2 s = 40 images/s
     assert lines[2] == '| cfg.py | cpu | 200.0 | 200.0 | 12 | 40.0 |'
+
+
+def test_cuda_sync_count_is_none_and_runs_nothing_off_cuda():
+    calls = []
+    assert bench.count_cuda_syncs(lambda: calls.append(1), 'cpu') is None
+    assert calls == []

@@ -4,7 +4,7 @@
 Usage::
 
     python tools/benchmark/benchmark_train_step.py CONFIG \
-        [--iters 20] [--warmup 5] [--cfg-options KEY=VALUE ...]
+        [--iters 20] [--warmup 5] [--amp] [--cfg-options KEY=VALUE ...]
 
 Builds the model, optimizer wrapper and train dataloader of CONFIG the way
 ``tools/train.py`` does (work_dir in a temporary folder), then times
@@ -15,16 +15,22 @@ initialised from pretrained checkpoints (no downloads). Single process.
 Prints a markdown table: config, device, median/mean step time, peak memory
 (CUDA ``max_memory_allocated``, or on CPU the growth of the process's peak
 resident set size during the timed steps) and throughput in images/s
-(samples of the dataloader batch, labeled + unlabeled).
+(samples of the dataloader batch, labeled + unlabeled). ``--amp`` switches
+the optimizer wrapper to ``AmpOptimWrapper`` as ``tools/train.py --amp``
+does (CUDA only). On CUDA, :func:`benchmark` also counts the synchronising
+CUDA calls of one more (untimed) step with
+``torch.cuda.set_sync_debug_mode('warn')``.
 """
 import argparse
+import importlib.util
 import os.path as osp
 import resource
 import statistics
 import sys
 import tempfile
 import time
-from typing import Any, Dict, Iterator, List
+import warnings
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 # See tools/train.py: prefer the clone's mmsemi when run from a clone.
 _REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -47,6 +53,9 @@ def parse_args() -> argparse.Namespace:
         '--iters', type=int, default=20, help='number of timed steps')
     parser.add_argument(
         '--warmup', type=int, default=5, help='untimed steps before timing')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='mixed precision (AmpOptimWrapper, as tools/train.py --amp)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -78,6 +87,33 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def load_train_tool():
+    """``tools/train.py`` as a module (its ``enable_amp`` and
+    ``enable_auto_scale_lr`` are the ones every tool uses)."""
+    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                    'train.py')
+    spec = importlib.util.spec_from_file_location('mmsemi_train_tool', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def count_cuda_syncs(step: Callable[[], Any], device: str) -> Optional[int]:
+    """Synchronising CUDA calls of ``step()`` as reported by
+    ``torch.cuda.set_sync_debug_mode('warn')``; None off CUDA."""
+    if not device.startswith('cuda'):
+        return None
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        torch.cuda.set_sync_debug_mode('warn')
+        try:
+            step()
+        finally:
+            torch.cuda.set_sync_debug_mode('default')
+    return sum('synchroniz' in str(w.message) for w in caught)
+
+
 def peak_rss_mib() -> float:
     """Peak resident set size of this process (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -88,7 +124,8 @@ def benchmark(cfg: Config, iters: int, warmup: int) -> Dict[str, Any]:
 
     Returns:
         dict: ``device``, ``step_ms`` (list of per-step times),
-        ``peak_mem_mib`` and ``images`` (samples per batch).
+        ``peak_mem_mib``, ``images`` (samples per batch) and ``cuda_syncs``
+        (synchronising CUDA calls of one more step; None on the CPU).
     """
     runner = Runner.from_cfg(cfg)
     model = runner.model
@@ -120,8 +157,11 @@ def benchmark(cfg: Config, iters: int, warmup: int) -> Dict[str, Any]:
         peak_mem = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_mem = peak_rss_mib() - rss_before
-    return dict(
-        device=device, step_ms=step_ms, peak_mem_mib=peak_mem, images=images)
+    syncs = count_cuda_syncs(
+        lambda: model.train_step(next(batches), optim_wrapper=optim_wrapper),
+        device)
+    return dict(device=device, step_ms=step_ms, peak_mem_mib=peak_mem,
+                images=images, cuda_syncs=syncs)
 
 
 def format_table(config: str, result: Dict[str, Any]) -> str:
@@ -149,6 +189,8 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.amp:
+        load_train_tool().enable_amp(cfg)
     cfg.launcher = 'none'
     with tempfile.TemporaryDirectory() as work_dir:
         cfg.work_dir = work_dir

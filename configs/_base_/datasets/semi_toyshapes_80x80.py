@@ -81,6 +81,10 @@ train_dataloader = dict(
                  source_ratio=[1, 1]),
     dataset=dict(type='ConcatDataset',
                  datasets=[labeled_dataset, unlabeled_dataset]))
+# Linear lr scaling (`tools/train.py --auto-scale-lr`): the demo's lr is
+# for 8 images per iteration (one process; 4 + 4, or 8 labeled for the
+# supervised arms): train_dataloader.batch_size x number of processes.
+auto_scale_lr = dict(enable=False, base_batch_size=8)
 val_dataloader = dict(
     batch_size=16,
     num_workers=1,

@@ -67,6 +67,11 @@ semi_train_dataloader = dict(
              pipeline=semi_unlabeled_pipeline),
     ]))
 
+# The lr is for 4 GPUs x (2 + 2) = 16 images per iteration,
+# labeled + unlabeled (stock configs: `auto_scale_lr =
+# _base_.semi_auto_scale_lr`; tools/train.py --auto-scale-lr).
+semi_auto_scale_lr = dict(enable=False, base_batch_size=16)
+
 semi_train_loop = dict(type='SemiIterBasedTrainLoop',
                        max_iters=semi_max_iters,
                        val_interval=semi_val_interval)

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
+from ..utils.precision import float32_compute
 
 
 @MODELS.register_module()
@@ -100,18 +101,17 @@ class CorrelationHead(BaseModule):
         Returns:
             Tensor: ``C`` of shape ``(N, n, n)``, ``n = h * w`` (row-major
             flattening of ``(h, w)``),
-            ``C = softmax(w1^T w2 / sqrt(D), dim=-1)``.
+            ``C = softmax(w1^T w2 / sqrt(D), dim=-1)``, float32 (see
+            :func:`row_softmax_correlation`).
         """
         if feat.dim() != 4:
             raise ValueError('CorrelationHead: feat must have shape '
                              f'(N, C, h, w); got {tuple(feat.shape)}')
         x = self.proj(feat)
-        w1 = self.conv1(x).flatten(2)  # (N, D, n)
-        w2 = self.conv2(x).flatten(2)  # (N, D, n)
-        affinity = torch.matmul(w1.transpose(1, 2), w2)  # (N, n, n)
-        affinity = affinity / math.sqrt(self.corr_channels)
-        return affinity.softmax(dim=-1)
+        return row_softmax_correlation(self.conv1(x).flatten(2),
+                                       self.conv2(x).flatten(2))
 
+    @float32_compute
     def propagate(self,
                   corr: Tensor,
                   logits: Tensor,
@@ -132,7 +132,8 @@ class CorrelationHead(BaseModule):
                 ``h * w = n``. Defaults to the square ``sqrt(n)``.
 
         Returns:
-            Tensor: Propagated logits ``(N, K, h, w)``.
+            Tensor: Propagated logits ``(N, K, h, w)``, float32 (a sum of
+            ``n`` products).
         """
         height, width = self._feat_size(corr, feat_size)
         if logits.dim() != 4 or logits.shape[0] != corr.shape[0]:
@@ -142,7 +143,7 @@ class CorrelationHead(BaseModule):
         low = resize(logits.detach(), size=(height, width), mode='bilinear',
                      align_corners=self.align_corners)
         num, num_classes = low.shape[:2]
-        z = torch.matmul(low.flatten(2).to(corr.dtype), corr)  # (N, K, n)
+        z = torch.matmul(low.flatten(2), corr)  # (N, K, n)
         return z.reshape(num, num_classes, height, width)
 
     @staticmethod
@@ -164,3 +165,13 @@ class CorrelationHead(BaseModule):
             raise ValueError(f'CorrelationHead: feat_size {(height, width)} '
                              f'does not match n = {n}')
         return height, width
+
+
+@float32_compute
+def row_softmax_correlation(w1: Tensor, w2: Tensor) -> Tensor:
+    """``softmax(w1^T w2 / sqrt(D), dim=-1)`` of ``(N, D, n)`` embeddings,
+    ``(N, n, n)`` float32: a softmax over thousands of positions (4,225 at
+    crop 513, stride 8) whose largest entries decide the region shapes
+    needs more than half precision."""
+    affinity = torch.matmul(w1.transpose(1, 2), w2)  # (N, n, n)
+    return (affinity / math.sqrt(w1.shape[1])).softmax(dim=-1)

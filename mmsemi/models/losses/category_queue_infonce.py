@@ -3,8 +3,7 @@
 Implements the vectorised, paper-faithful definition of spec §5.3
 (``/work/shared/spec/u2pl.md``): every per-class operation is a batched
 tensor operation over a ``(C, P)`` mask; there is no Python loop over classes
-and, with a fixed push budget, no host synchronisation except the boolean
-index of the enqueue.
+and, with a fixed push budget, no host synchronisation.
 """
 from typing import Optional, Sequence, Union
 
@@ -15,12 +14,15 @@ from mmengine.dist import all_gather, all_reduce, get_world_size
 from torch import Tensor
 
 from mmseg.registry import MODELS
+from ..utils.counting import one_hot_mask
 from ..utils.entropy_partition import drop_rate_at, reliable_mask
+from ..utils.precision import float32_compute
 
 PROTOTYPE_SUPPORTS = ('anchors', 'reliable')
 CLASS_NORMS = ('valid', 'present', 'num_classes')
 
 
+@float32_compute
 def info_nce(anchors: Tensor, positives: Tensor, negatives: Tensor,
              temperature: float) -> Tensor:
     r"""Per-anchor InfoNCE with dot-product similarity.
@@ -67,6 +69,7 @@ def sample_from_mask(mask: Tensor, num: int) -> Tensor:
     return idx.clamp(max=length - 1)
 
 
+@float32_compute
 def class_prototypes(mask: Tensor, feats: Tensor) -> Tensor:
     """Mean feature per class, ``(mask.float() @ feats) / count``.
 
@@ -76,10 +79,9 @@ def class_prototypes(mask: Tensor, feats: Tensor) -> Tensor:
             (a feature map flattened without permuting; no copy is made).
 
     Returns:
-        Tensor: ``(C, D)`` in float32 or wider; zero rows for empty classes.
+        Tensor: ``(C, D)`` in float32 or wider (half-precision sums of many
+        pixels overflow); zero rows for empty classes.
     """
-    # accumulate in float32 at least (fp16 sums of many pixels overflow)
-    feats = feats.to(torch.promote_types(feats.dtype, torch.float32))
     if feats.dim() == 3:
         num, _, hw = feats.shape
         w = mask.view(-1, num, hw).to(feats.dtype)
@@ -271,7 +273,12 @@ class CategoryQueueInfoNCELoss(nn.Module):
         """Push keys into the per-class ring buffers (local, no gather).
 
         Equivalent to appending the valid keys of each row in order and
-        keeping the newest ``cap[c]`` (FIFO), done as one scatter.
+        keeping the newest ``cap[c]`` (FIFO), done as one scatter of all
+        ``C * K`` entries (a boolean selection of the kept ones would have
+        a data-dependent size, which syncs the host): an entry that is not
+        kept rewrites the slot and key of its row's last kept entry, or,
+        in a row without one, the current content of slot ``ptr[c]``, so
+        duplicate writes always carry equal values.
 
         Args:
             keys (Tensor): ``(C, K, D)``.
@@ -283,9 +290,19 @@ class CategoryQueueInfoNCELoss(nn.Module):
         cap = self.queue_cap
         keep = key_valid & (order >= (n - cap)[:, None])
         pos = (self.queue_ptr[:, None] + order) % cap[:, None]
+        values = keys.to(self.queue.dtype)
         cls = torch.arange(self.num_classes, device=keys.device)[:, None]
-        cls = cls.expand_as(pos)
-        self.queue[cls[keep], pos[keep]] = keys[keep].to(self.queue.dtype)
+        entry = torch.arange(keep.shape[1], device=keys.device)
+        last = torch.where(keep, entry, -1).amax(dim=1)  # (C, ), -1: none
+        last_pos = torch.where(last >= 0,
+                               pos.gather(1, last.clamp(min=0)[:, None])[:, 0],
+                               self.queue_ptr)
+        last_value = torch.where(
+            (last >= 0)[:, None], values[cls[:, 0], last.clamp(min=0)],
+            self.queue[cls[:, 0], self.queue_ptr])
+        pos = torch.where(keep, pos, last_pos[:, None])
+        values = torch.where(keep[..., None], values, last_value[:, None])
+        self.queue[cls.expand_as(pos), pos] = values
         self.queue_ptr.copy_((self.queue_ptr + n) % cap)
         self.queue_fill.copy_(torch.minimum(self.queue_fill + n, cap))
 
@@ -349,7 +366,7 @@ class CategoryQueueInfoNCELoss(nn.Module):
         probs = teacher_probs.detach().float().permute(0, 2, 3, 1).reshape(
             -1, num_cls)
         y = torch.where(valid, labels.reshape(-1), 0)
-        onehot = F.one_hot(y, num_cls).bool() & valid[:, None]  # (P, C)
+        onehot = one_hot_mask(y, num_cls) & valid[:, None]  # (P, C)
         rank = probability_ranks(probs)
 
         anchor = onehot & (probs > self.anchor_threshold) & rel[:, None]
@@ -395,6 +412,7 @@ class CategoryQueueInfoNCELoss(nn.Module):
         return feats[idx // hw, :, idx % hw], vals >= 0
 
     # ---------------------------------------------------------------- forward
+    @float32_compute
     def forward(self,
                 student_feats: Tensor,
                 teacher_feats: Tensor,
@@ -430,7 +448,8 @@ class CategoryQueueInfoNCELoss(nn.Module):
             update_queue (bool): Push the keys. Defaults to True.
 
         Returns:
-            Tensor: Scalar loss (times ``loss_weight``).
+            Tensor: Scalar loss (times ``loss_weight``), computed in float32
+            (the queues are float32 and accumulate over many steps).
         """
         num, dim, h, w = student_feats.shape
         labels = self._resize(labels, (h, w)).long()

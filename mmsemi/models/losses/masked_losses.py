@@ -10,7 +10,8 @@ choice:
 - ``'all'``: ``N * H * W``.
 
 The denominator is clamped to at least 1, so an empty mask gives exactly 0
-with zero gradients.
+with zero gradients. Both losses compute in float32 under autocast
+(:func:`~mmsemi.models.utils.precision.float32_compute`).
 """
 from typing import Optional
 
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmseg.registry import MODELS
+from ..utils.precision import float32_compute
 
 NORMALIZE_MODES = ('valid', 'mask', 'all')
 
@@ -54,16 +56,18 @@ def _reduce(pixel_loss: Tensor, mask: Tensor, valid: Optional[Tensor],
     if valid is not None:
         weight = weight * valid.to(pixel_loss.dtype)
     total = (pixel_loss * weight).sum()
-    if normalize == 'valid':
-        denom = valid.sum() if valid is not None else pixel_loss.numel()
+    if normalize == 'valid' and valid is not None:
+        denom = valid.sum()
     elif normalize == 'mask':
         denom = weight.sum()
     else:
-        denom = pixel_loss.numel()
-    denom = torch.as_tensor(denom, dtype=total.dtype, device=total.device)
-    return total / denom.clamp(min=1)
+        # A Python number: a tensor made from it would be a host-to-device
+        # copy, which waits for the device.
+        return total / max(pixel_loss.numel(), 1)
+    return total / denom.clamp(min=1).to(total.dtype)
 
 
+@float32_compute
 def masked_cross_entropy(logits: Tensor,
                          target: Tensor,
                          mask: Tensor,
@@ -105,6 +109,7 @@ def masked_cross_entropy(logits: Tensor,
     return _reduce(pixel_loss, mask, valid, normalize)
 
 
+@float32_compute
 def masked_kl_div(logits: Tensor,
                   target_probs: Tensor,
                   mask: Tensor,

@@ -10,6 +10,8 @@ from mmengine import dist
 from torch import Tensor
 
 from mmseg.registry import MODELS
+from ..utils.counting import bin_counts
+from ..utils.precision import float32_compute
 
 TILT_MODES = ('sharp', 'official')
 
@@ -21,6 +23,7 @@ def max_indicator(num_classes: int, temperature: float) -> float:
     return top / (top + (num_classes - 1) * math.exp(-1.0 / temperature))
 
 
+@float32_compute
 def prototype_similarity(rep: Tensor, prototypes: Tensor) -> Tensor:
     """Cosine similarity ``(N, C, h, w)`` of embeddings ``(N, D, h, w)``
     with prototypes ``(C, D)``; a zero prototype gives 0."""
@@ -175,32 +178,36 @@ class PrototypeContrastLoss(nn.Module):
 
     # ------------------------------------------------------------------
     @torch.no_grad()
+    @float32_compute
     def indicator(self, rep: Tensor,
                   temperature: Optional[float] = None) -> Tensor:
         """``softmax_c(cos(rep, P_c) / tau)`` ``(N, C, h, w)``; ``tau``
         defaults to ``indicator_temperature``."""
         tau = self.indicator_temperature if temperature is None \
             else temperature
-        sim = prototype_similarity(rep.detach().float(), self.prototypes)
+        sim = prototype_similarity(rep.detach(), self.prototypes)
         return (sim / tau).softmax(dim=1)
 
     @torch.no_grad()
     def class_sums(self, emb: Tensor,
                    labels: Tensor) -> Tuple[Tensor, Tensor]:
         """Per-class sums ``(C, D)`` and counts ``(C,)`` of embeddings
-        ``(P, D)`` with labels ``(P,)``, summed over all ranks."""
-        stats = emb.new_zeros(self.num_classes, self.feat_dim + 1)
-        stats[:, :-1].index_add_(0, labels, emb.float())
-        stats[:, -1] = torch.bincount(
-            labels, minlength=self.num_classes).to(stats.dtype)
+        ``(P, D)`` with labels ``(P,)`` in ``[0, C]``, summed over all
+        ranks; pixels labelled ``C`` are left out (a spare row collects
+        them, so no boolean selection syncs the host)."""
+        stats = emb.new_zeros(self.num_classes + 1, self.feat_dim + 1)
+        stats[:, :-1].index_add_(0, labels, emb)
+        stats[:, -1].index_add_(0, labels, emb.new_ones(labels.shape))
+        stats = stats[:self.num_classes]
         if dist.get_world_size() > 1:
             dist.all_reduce(stats, op='sum')
         return stats[:, :-1], stats[:, -1]
 
     @torch.no_grad()
+    @float32_compute
     def update_prototypes(self, emb: Tensor, labels: Tensor) -> None:
-        """EMA update with the valid embeddings ``(P, D)``, labels
-        ``(P,)``; identical on all ranks."""
+        """EMA update with the embeddings ``(P, D)`` and labels ``(P,)``
+        in ``[0, C]`` (``C``: not used); identical on all ranks."""
         sums, counts = self.class_sums(emb, labels)
         seen = counts > 0
         mean = sums / counts.clamp(min=1)[:, None]
@@ -252,11 +259,11 @@ class PrototypeContrastLoss(nn.Module):
         # pixels sorted by class: offsets and counts of each class block
         key = torch.where(valid, labels, torch.full_like(labels, cnum))
         order = key.argsort(stable=True)
-        counts = torch.bincount(key, minlength=cnum + 1)[:cnum]
+        counts = bin_counts(key, cnum + 1)[:cnum]
         offsets = torch.cumsum(counts, 0) - counts
         hard_key = torch.where(hard, labels, torch.full_like(labels, cnum))
         hard_order = hard_key.argsort(stable=True)
-        hard_counts = torch.bincount(hard_key, minlength=cnum + 1)[:cnum]
+        hard_counts = bin_counts(hard_key, cnum + 1)[:cnum]
         hard_offsets = torch.cumsum(hard_counts, 0) - hard_counts
         present = counts > 0
 
@@ -315,10 +322,12 @@ class PrototypeContrastLoss(nn.Module):
         loss = per_class.sum() / num_present.clamp(min=1)
         return torch.where(num_present > 1, loss, torch.zeros_like(loss))
 
+    @float32_compute
     def forward(self, rep: Tensor, labels: Tensor, valid: Tensor) -> Tensor:
         """Loss of embeddings ``rep`` ``(N, D, h, w)`` with class
         ``labels`` ``(N, h, w)`` on the ``valid`` ``(N, h, w)`` pixels;
-        updates the prototypes."""
+        updates the prototypes. Computed in float32 (the prototypes are
+        float32 EMAs)."""
         self._check(rep, labels, valid)
         cnum = self.num_classes
         # 1. indicator with the previous prototypes
@@ -331,7 +340,8 @@ class PrototypeContrastLoss(nn.Module):
             1, lab[:, None])[:, 0]
         hard = valid & (own < self.hard_threshold)
         # 2. prototype update (global)
-        self.update_prototypes(flat.detach()[valid], lab[valid])
+        self.update_prototypes(flat.detach(),
+                               torch.where(valid, lab, cnum))
         # 3.-5. sampling and InfoNCE
         idx = self.sample(lab, valid, hard)
         loss = self.loss_from_indices(flat, **idx)

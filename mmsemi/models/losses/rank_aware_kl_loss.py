@@ -1,5 +1,6 @@
 """RankMatch's rank-aware correlation consistency (Mai et al., CVPR 2024,
 Eqs. 4, 6-8)."""
+import functools
 import itertools
 from typing import Optional, Tuple
 
@@ -9,15 +10,24 @@ from torch import Tensor
 
 from mmseg.registry import MODELS
 from ..utils.orthogonal_agents import gather_agents, select_orthogonal_agents
+from ..utils.precision import float32_compute
 
 REDUCTIONS = ('official', 'per_pixel')
 
 
 def permutation_table(k: int, device=None) -> Tensor:
     """All ``k!`` orderings of ``0..k-1``, ``(k!, k)`` long, in the
-    lexicographic order of ``itertools.permutations`` (row 0: identity)."""
+    lexicographic order of ``itertools.permutations`` (row 0: identity).
+
+    Cached per ``(k, device)``: building it copies a Python list to the
+    device, which waits for the device; the cached table is read-only."""
     if k < 1:
         raise ValueError(f'k must be >= 1; got {k}')
+    return _permutation_table(k, torch.device(device or 'cpu'))
+
+
+@functools.lru_cache(maxsize=8)
+def _permutation_table(k: int, device: torch.device) -> Tensor:
     return torch.tensor(list(itertools.permutations(range(k))),
                         dtype=torch.long, device=device)
 
@@ -71,6 +81,7 @@ def plackett_luce_prob(values: Tensor, table: Tensor,
     return (ordered / (tail + eps)).prod(-1)
 
 
+@float32_compute
 def rank_kl_divergence(logits_t: Tensor,
                        logits_s: Tensor,
                        topk: int = 4,
@@ -196,6 +207,7 @@ class RankAwareKLLoss(nn.Module):
     def loss_name(self) -> str:
         return self._loss_name
 
+    @float32_compute
     def forward(self,
                 feat_t: Tensor,
                 feat_s: Tensor,
@@ -203,7 +215,9 @@ class RankAwareKLLoss(nn.Module):
         """Args: teacher features ``feat_t`` and student features
         ``feat_s``, each ``(B, C, h, w)``; optional agent positions
         ``(B, N)`` (default: orthogonal selection on ``feat_t``). Returns a
-        scalar; ``feat_t`` receives no gradient."""
+        scalar; ``feat_t`` receives no gradient. The agent logits and the
+        Plackett-Luce terms are computed in float32 (raw dot products of
+        half-precision features would reorder close agents)."""
         if feat_t.shape != feat_s.shape or feat_t.dim() != 4:
             raise ValueError(
                 'RankAwareKLLoss: teacher and student features must be '

@@ -5,8 +5,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmseg.registry import MODELS
+from ..utils.precision import float32_compute
 
 
+@float32_compute
 def reco_fraction_cross_entropy(logits: Tensor, target: Tensor, conf: Tensor,
                                 threshold: float,
                                 ignore_index: int = 255) -> Tensor:
@@ -27,7 +29,7 @@ def reco_fraction_cross_entropy(logits: Tensor, target: Tensor, conf: Tensor,
         conf (Tensor): ``(N, H, W)`` confidences.
         threshold (float): :math:`\delta`.
     """
-    pixel = F.cross_entropy(logits.float(), target, reduction='none',
+    pixel = F.cross_entropy(logits, target, reduction='none',
                             ignore_index=ignore_index)
     confident = (conf.detach() >= threshold).flatten(1).sum(1)
     labelled = (target != ignore_index).flatten(1).sum(1)

@@ -17,7 +17,8 @@ from ..utils.decode_head_streams import (decode_with_perturbation,
                                          split_head_output)
 from ..utils.dynamic_threshold import DynamicThreshold
 from ..utils.mixing import cutmix_boxes, mix
-from ..utils.pseudo_label import pseudo_labels_from_logits
+from ..utils.pseudo_label import (class_probabilities,
+                                  pseudo_labels_from_logits)
 from ..utils.region_propagation import (correlation_shapes,
                                         propagate_regions,
                                         propagate_regions_reference,
@@ -297,10 +298,10 @@ class CorrMatch(UniMatch):
         losses['unsup.loss_fp'] = cfg['fp_weight'] * masked_cross_entropy(
             self.upsample_logits(logits_fp[num_l:], size), pseudo_w.labels,
             pseudo_w.mask, normalize=norm, valid=valid)
-        kl_target = logits_w_up.float().softmax(dim=1)
+        kl_target = class_probabilities(logits_w_up)
         if cfg['kl_target'] == 'mixed':
             kl_target, = mix(box, [kl_target],
-                             [partner_logits.float().softmax(dim=1)])
+                             [class_probabilities(partner_logits)])
         losses['unsup.loss_kl'] = cfg['kl_weight'] * masked_kl_div(
             logits_s, kl_target, mask_mix, normalize=norm, valid=valid_mix)
         losses['unsup.loss_corr_strong'] = cfg['corr_strong_weight'] * \

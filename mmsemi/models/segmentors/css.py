@@ -15,9 +15,10 @@ from ..losses.prototype_contrast import (PrototypeContrastLoss,
                                          prototype_similarity)
 from ..losses.reco_threshold_ce import reco_fraction_cross_entropy
 from ..utils.joint_augment import joint_geometric_augment
-from ..utils.pseudo_label import PseudoLabels
+from ..utils.pseudo_label import PseudoLabels, class_probabilities
+from .iteration_counter import IterationCounterMixin
 from .rep_head_mixin import RepHeadMixin
-from .semi_base import SampleList, SemiBaseSegmentor
+from .semi_base import SampleList, SemiBaseSegmentor, scalar_tensor
 
 PSEUDO_LABEL_MODES = ('mix', 'cross', 'logit', 'rep')
 UNSUP_WEIGHTINGS = ('reco_fraction', 'hard_mask')
@@ -38,7 +39,7 @@ def quantize_8bit(conf: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class CSS(RepHeadMixin, SemiBaseSegmentor):
+class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
     """CSS (mix and cross variants) on any mmseg encoder-decoder.
 
     A representation head (``rep_head``, :class:`ProjectionHead`) is attached
@@ -151,7 +152,7 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
                             cfg['indicator_temperature'])
         self.contrast_loss = PrototypeContrastLoss(**contrast)
         # Iterations done, checkpointed (drives lambda_c and the warm-up).
-        self.register_buffer('cur_iter', torch.zeros((), dtype=torch.long))
+        self.register_iteration_counter()
 
     # ------------------------------------------------------------------
     def contrast_lambda(self, cur_iter: int) -> float:
@@ -169,13 +170,12 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
         ``(N, H, W)`` of the teacher on the weak view."""
         size = x_u.shape[-2:]
         logits, rep = self.teacher_forward(x_u)
-        conf_lg, y_lg = self.upsample_logits(
-            logits.float(), size).softmax(dim=1).max(dim=1)
-        sim = prototype_similarity(rep.float(),
-                                   self.contrast_loss.prototypes)
+        conf_lg, y_lg = class_probabilities(
+            self.upsample_logits(logits, size)).max(dim=1)
+        sim = prototype_similarity(rep, self.contrast_loss.prototypes)
         sim = self.upsample_logits(sim, size)
         tau = self.contrast_loss.indicator_temperature
-        conf_rep, y_rep = (sim / tau).softmax(dim=1).max(dim=1)
+        conf_rep, y_rep = class_probabilities(sim / tau).max(dim=1)
         return dict(y_lg=y_lg, conf_lg=conf_lg, y_rep=y_rep,
                     conf_rep=conf_rep)
 
@@ -263,8 +263,7 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
         cfg = self.semi_train_cfg
         strong = cfg['strong_branch']
         self.check_branches(inputs, ['sup', 'unsup_weak', strong])
-        cur_iter = int(self.cur_iter)
-        self.cur_iter += 1
+        cur_iter = self.next_iteration()
         x_l, x_w, x_s = inputs['sup'], inputs['unsup_weak'], inputs[strong]
         size = x_w.shape[-2:]
         sup_samples = data_samples['sup']
@@ -338,7 +337,7 @@ class CSS(RepHeadMixin, SemiBaseSegmentor):
                 stats[f'pl_acc_{space}'] = (
                     (pl[f'y_{space}'] == hidden_gt) & seen).sum() / \
                     seen.sum().clamp(min=1)
-        stats['lambda_c'] = torch.tensor(lam)
+        stats['lambda_c'] = scalar_tensor(lam, valid.device)
         for key, value in self.contrast_loss.last_stats.items():
             stats[key] = value
         return {k: v.float().detach() for k, v in stats.items()}

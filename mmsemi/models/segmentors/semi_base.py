@@ -18,6 +18,7 @@ from mmseg.utils import OptConfigType, OptMultiConfig
 from ..utils.decode_head_streams import (ExtraOutputs, check_segmentor,
                                          decode_with_features,
                                          join_head_output, split_head_output)
+from ..utils.precision import float32_compute
 from ..utils.pseudo_label import PseudoLabels
 from .wrapped_cfg import UNSET, apply_segmentor_options
 
@@ -327,9 +328,10 @@ class SemiBaseSegmentor(BaseSegmentor):
         return self.student.decode_head.ignore_index
 
     def upsample_logits(self, logits: Tensor, size: Sequence[int]) -> Tensor:
-        """Resize decoder logits ``(N, K, h, w)`` to the input ``size``."""
-        return resize(logits, size=tuple(size), mode='bilinear',
-                      align_corners=self.align_corners)
+        """Resize decoder logits ``(N, K, h, w)`` to the input ``size``, in
+        float32 (every use is a pseudo-label, a confidence or a loss,
+        which compute in float32 under autocast anyway)."""
+        return upsample_float32(logits, tuple(size), self.align_corners)
 
     @staticmethod
     @contextlib.contextmanager
@@ -469,7 +471,7 @@ class SemiBaseSegmentor(BaseSegmentor):
         """
         valid_count = valid.sum().clamp(min=1)
         stats = dict(mask_ratio=pseudo.mask.sum() / valid_count,
-                     threshold=torch.as_tensor(threshold))
+                     threshold=scalar_tensor(threshold, valid.device))
         if hidden_gt is not None:
             labelled = hidden_gt != ignore_index
             correct = (pseudo.labels == hidden_gt) & labelled
@@ -488,6 +490,25 @@ class SemiBaseSegmentor(BaseSegmentor):
     def scale_losses(losses: dict, weight: float) -> dict:
         """Multiply the entries whose key holds 'loss' by ``weight``."""
         return {k: v * weight if 'loss' in k else v for k, v in losses.items()}
+
+
+def scalar_tensor(value: Union[float, Tensor],
+                  device: torch.device) -> Tensor:
+    """A 0-d float32 tensor of a logged value on ``device``: a Python
+    number is filled in on the device (``torch.tensor(value, device=...)``
+    would copy it from the host, which waits for the device), a tensor is
+    detached and moved."""
+    if isinstance(value, Tensor):
+        return value.detach().to(device=device, dtype=torch.float32)
+    return torch.full((), float(value), dtype=torch.float32, device=device)
+
+
+@float32_compute
+def upsample_float32(logits: Tensor, size: Tuple[int, int],
+                     align_corners: bool) -> Tensor:
+    """Bilinear resize of ``(N, K, h, w)`` logits to ``size``, float32."""
+    return resize(logits, size=size, mode='bilinear',
+                  align_corners=align_corners)
 
 
 def single_value_bn_layers(model: nn.Module, size: Sequence[int],

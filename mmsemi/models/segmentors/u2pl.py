@@ -13,9 +13,11 @@ from ..losses.masked_losses import masked_cross_entropy
 from ..utils.decode_head_streams import extra_rows
 from ..utils.entropy_partition import drop_rate_at, reliable_mask
 from ..utils.mixing import cutmix_boxes, mix
-from ..utils.pseudo_label import PseudoLabels, pseudo_labels_from_logits
+from ..utils.pseudo_label import (PseudoLabels, class_probabilities,
+                                  pseudo_labels_from_logits)
+from .iteration_counter import IterationCounterMixin
 from .rep_head_mixin import RepHeadMixin
-from .semi_base import SampleList, SemiBaseSegmentor
+from .semi_base import SampleList, SemiBaseSegmentor, scalar_tensor
 
 try:  # written in parallel; the contrastive term is skipped without it
     from ..losses.category_queue_infonce import CategoryQueueInfoNCELoss
@@ -26,7 +28,7 @@ ENTROPY_SOURCES = ('teacher_train_mixed', )
 
 
 @MODELS.register_module()
-class U2PL(RepHeadMixin, SemiBaseSegmentor):
+class U2PL(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
     """U2PL on top of any mmseg encoder-decoder (any ``BaseDecodeHead``).
 
     A representation head (:class:`ProjectionHead`, ``rep_head``) is
@@ -135,7 +137,7 @@ class U2PL(RepHeadMixin, SemiBaseSegmentor):
             contrast.setdefault('feat_dim', rep_cfg.get('out_channels', 256))
             self.contrast_loss = CategoryQueueInfoNCELoss(**contrast)
         # Iterations done, checkpointed (drives DPA and the warm-up).
-        self.register_buffer('cur_iter', torch.zeros((), dtype=torch.long))
+        self.register_iteration_counter()
 
     # ------------------------------------------------------------------
     def progress(self, cur_iter: Optional[int] = None) -> float:
@@ -185,8 +187,7 @@ class U2PL(RepHeadMixin, SemiBaseSegmentor):
              data_samples: Dict[str, SampleList]) -> dict:
         cfg = self.semi_train_cfg
         self.check_branches(inputs, ['sup', 'unsup_weak'])
-        cur_iter = int(self.cur_iter)
-        self.cur_iter += 1
+        cur_iter = self.next_iteration()
         x_l, x_u = inputs['sup'], inputs['unsup_weak']
         num_l, num_u = x_l.shape[0], x_u.shape[0]
         size = x_u.shape[-2:]
@@ -202,7 +203,7 @@ class U2PL(RepHeadMixin, SemiBaseSegmentor):
             zero = 0.0 * (logits.sum() + rep.sum())
             losses['unsup.loss_u'] = zero
             losses['unsup.loss_contrast'] = zero.clone()
-            losses['unsup.drop_rate'] = torch.tensor(alpha)
+            losses['unsup.drop_rate'] = scalar_tensor(alpha, x_l.device)
             return losses
 
         weak_samples = data_samples['unsup_weak']
@@ -233,9 +234,9 @@ class U2PL(RepHeadMixin, SemiBaseSegmentor):
 
         # 4. train-mode teacher on the same batch (entropy, probs, rep)
         logits_t, rep_t = self.teacher_forward(x_all)
-        probs_t = logits_t.float().softmax(dim=1)
-        probs_u_full = self.upsample_logits(
-            logits_t[num_l:].float(), size).softmax(dim=1)
+        probs_t = class_probabilities(logits_t)
+        probs_u_full = class_probabilities(
+            self.upsample_logits(logits_t[num_l:], size))
 
         # 5. entropy partition with the scheduled drop rate
         reliable = reliable_mask(probs_u_full, valid_mix, 100.0 * alpha,

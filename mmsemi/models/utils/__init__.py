@@ -7,7 +7,9 @@ from .entropy_partition import (drop_rate_at, entropy, masked_percentile,
 from .joint_augment import JointAugmentParams, joint_geometric_augment
 from .mixing import classmix_masks, cutmix_boxes, mix, mix_features
 from .orthogonal_agents import gather_agents, select_orthogonal_agents
-from .pseudo_label import PseudoLabels, pseudo_labels_from_logits
+from .precision import autocast_disabled, float32_compute, to_float32
+from .pseudo_label import (PseudoLabels, class_probabilities,
+                           pseudo_labels_from_logits)
 from .region_propagation import (correlation_shapes, propagate_regions,
                                  propagate_regions_reference,
                                  restrict_shapes, sample_shape_rows)
@@ -18,7 +20,8 @@ __all__ = [
     'decode_with_perturbation',
     'classmix_masks', 'cutmix_boxes', 'mix', 'mix_features',
     'select_orthogonal_agents', 'gather_agents', 'PseudoLabels',
-    'pseudo_labels_from_logits', 'DynamicThreshold', 'sample_shape_rows',
+    'pseudo_labels_from_logits', 'class_probabilities', 'float32_compute',
+    'autocast_disabled', 'to_float32', 'DynamicThreshold', 'sample_shape_rows',
     'correlation_shapes', 'restrict_shapes', 'propagate_regions',
     'propagate_regions_reference', 'propagate_regions_tiled',
     'entropy', 'drop_rate_at',

@@ -6,6 +6,8 @@ import torch.nn as nn
 from mmengine import dist
 from torch import Tensor
 
+from .pseudo_label import class_probabilities
+
 
 class DynamicThreshold(nn.Module):
     r"""EMA of the mean per-class maximum confidence, gathered over ranks.
@@ -70,16 +72,17 @@ class DynamicThreshold(nn.Module):
             raise ValueError('DynamicThreshold: logits must have shape (N, '
                              f'K, H, W); got {tuple(logits.shape)}')
         num_classes = logits.shape[1]
-        logits = logits.detach().float()
-        conf = logits.softmax(dim=1).max(dim=1)[0]  # (N, H, W)
+        logits = logits.detach()
+        conf = class_probabilities(logits).max(dim=1)[0]  # (N, H, W)
         cls = logits.argmax(dim=1)
         if valid is not None:
             if tuple(valid.shape) != tuple(conf.shape):
                 raise ValueError(
                     'DynamicThreshold: valid must have shape (N, H, W) = '
                     f'{tuple(conf.shape)}; got {tuple(valid.shape)}')
-            valid = valid.bool()
-            conf, cls = conf[valid], cls[valid]
+            # -1 (the empty-class value) on invalid pixels instead of a
+            # boolean selection, whose data-dependent size syncs the host.
+            conf = torch.where(valid.bool(), conf, -1.0)
         class_max = conf.new_full((num_classes, ), -1.0)
         return class_max.scatter_reduce(
             0, cls.flatten(), conf.flatten(), reduce='amax',

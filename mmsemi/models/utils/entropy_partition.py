@@ -19,7 +19,10 @@ from typing import Union
 import torch
 from torch import Tensor
 
+from .precision import float32_compute
 
+
+@float32_compute
 def entropy(probs: Tensor, dim: int = 1, eps: float = 1e-10) -> Tensor:
     r"""Per-pixel entropy :math:`-\sum_c p_c \log(p_c + \epsilon)`.
 
@@ -34,8 +37,6 @@ def entropy(probs: Tensor, dim: int = 1, eps: float = 1e-10) -> Tensor:
     Returns:
         Tensor: ``probs`` with ``dim`` reduced, in float32 or wider.
     """
-    probs = probs.float() if probs.dtype in (torch.float16,
-                                             torch.bfloat16) else probs
     return -(probs * torch.log(probs + eps)).sum(dim=dim)
 
 
@@ -55,6 +56,7 @@ def drop_rate_at(progress: float, alpha0: float = 0.2) -> float:
     return alpha0 * (1.0 - progress)
 
 
+@float32_compute
 def masked_percentile(values: Tensor, valid: Tensor, q: float) -> Tensor:
     """``np.percentile(values[valid], q)`` (linear interpolation) per row.
 
@@ -72,7 +74,6 @@ def masked_percentile(values: Tensor, valid: Tensor, q: float) -> Tensor:
         Tensor: ``(G,)`` thresholds; ``+inf`` for rows without valid
         entries.
     """
-    values = values.float()
     sorted_vals, _ = torch.where(valid, values,
                                  values.new_tensor(float('inf'))).sort(dim=1)
     n = valid.sum(dim=1)

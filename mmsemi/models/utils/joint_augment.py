@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .mixing import cutmix_boxes, mix
+from .precision import float32_compute
 
 
 class JointAugmentParams(NamedTuple):
@@ -96,6 +97,7 @@ def sample_rescale_crop(num: int, in_size: Sequence[int],
     return scale.float(), torch.stack(offsets, dim=1)
 
 
+@float32_compute
 def joint_geometric_augment(
         image: Tensor,
         maps: Sequence[Tensor],
@@ -117,7 +119,8 @@ def joint_geometric_augment(
     the crop (ratio range ``cutmix_ratio``; ``(0.5, 2)`` on a square crop
     spans the official box widths ``(W/2, W)``) from sample
     ``(i + 1) mod N`` of the *augmented* batch, with probability
-    ``cutmix_prob`` per sample.
+    ``cutmix_prob`` per sample. Autocast is off inside, so the maps are
+    resampled exactly (confidences stay float32).
 
     Args:
         image (Tensor): ``(N, C, H, W)`` floating point.
@@ -150,7 +153,11 @@ def joint_geometric_augment(
     # 1. rescale + crop (+ pad) in one resampling per mode
     scale, offset = sample_rescale_crop(num, (height, width), out_size,
                                         scale_range, generator)
-    grid = rescale_crop_grid(scale.to(dev), offset.to(dev), (height, width),
+    # Parameters drawn on the host are copied without waiting for the
+    # device's queued work (non_blocking; see cutmix_boxes).
+    grid = rescale_crop_grid(scale.to(dev, non_blocking=True),
+                             offset.to(dev, non_blocking=True),
+                             (height, width),
                              out_size).to(image.dtype)
     out_img = F.grid_sample(image, grid, mode='bilinear',
                             padding_mode='zeros', align_corners=False)
@@ -175,7 +182,7 @@ def joint_geometric_augment(
     mixed = mix(box, dst, [t.roll(-1, dims=0) for t in dst])
 
     # 3. horizontal flip
-    flip = (_draw(num, generator) < flip_prob).to(dev)
+    flip = (_draw(num, generator) < flip_prob).to(dev, non_blocking=True)
     flipped = []
     for t in mixed:
         sel = flip.view(-1, *([1] * (t.dim() - 1)))

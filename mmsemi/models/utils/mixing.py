@@ -11,6 +11,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from .precision import float32_compute
+
 DeviceType = Union[str, torch.device, None]
 
 # Candidate boxes drawn per image and round of rejection sampling. Taking the
@@ -72,8 +74,8 @@ def _sample_box_sizes(
                           (h, cand_h)):
             out[take] = cand.gather(1, first).squeeze(1)[take]
         pending &= ~take
-        # One CPU-side check per round; sampling runs on the generator's
-        # device (CPU by default), so this does not synchronise a GPU.
+        # One check per round on the generator's device (the CPU by
+        # default): with a CPU generator it never waits for a GPU.
         if not pending.any():
             return x, y, w, h
     # Fallback for areas that never fit: clip the last candidate to the crop.
@@ -135,7 +137,9 @@ def cutmix_boxes(num: int,
     x, y, w, h = _sample_box_sizes(box_area, height, width, ratio, generator)
     h = torch.where(has_box, h, torch.zeros_like(h))
 
-    x, y, w, h = (t.to(device) for t in (x, y, w, h))
+    # One small host-to-device copy; non_blocking: the host does not wait
+    # for the device's queued work (a pageable source is staged at once).
+    x, y, w, h = torch.stack([x, y, w, h]).to(device, non_blocking=True)
     rows = torch.arange(height, device=device)
     cols = torch.arange(width, device=device)
     in_rows = (rows >= y[:, None]) & (rows < (y + h)[:, None])
@@ -262,16 +266,19 @@ def _align_corners_matrix(out_size: int, in_size: int) -> Tensor:
 
 
 @functools.lru_cache(maxsize=32)
-def _up_mix_down_operators(full: int,
-                           low: int) -> Tuple[Tensor, Tensor, Tensor]:
+def _up_mix_down_operators(full: int, low: int, device: torch.device
+                           ) -> Tuple[Tensor, Tensor, Tensor]:
     """The image pixels that the align-corners downsampling ``full -> low``
     reads (indices ``(R, )``), the upsampling ``low -> full`` restricted to
-    them ``(R, low)`` and the downsampling from them ``(low, R)``."""
+    them ``(R, low)`` and the downsampling from them ``(low, R)``, on
+    ``device`` (cached there: copied from the host once)."""
     down = _align_corners_matrix(low, full)
     read = down.ne(0).any(dim=0).nonzero().squeeze(1)
-    return read, _align_corners_matrix(full, low)[read], down[:, read]
+    return tuple(t.to(device) for t in (
+        read, _align_corners_matrix(full, low)[read], down[:, read]))
 
 
+@float32_compute
 def mix_features(mask: Tensor, dst: Tensor, src: Tensor) -> Tensor:
     """Paste ``src`` into ``dst`` feature maps with an image-size mask.
 
@@ -294,7 +301,9 @@ def mix_features(mask: Tensor, dst: Tensor, src: Tensor) -> Tensor:
         src (Tensor): Features pasted inside the mask, ``(N, C, h, w)``.
 
     Returns:
-        Tensor: ``(N, C, h, w)``.
+        Tensor: ``(N, C, h, w)``, float32 for half-precision inputs (the
+        interpolation weights of the general case are not exact in half
+        precision).
     """
     if dst.dim() != 4 or dst.shape != src.shape:
         raise ValueError(
@@ -306,10 +315,8 @@ def mix_features(mask: Tensor, dst: Tensor, src: Tensor) -> Tensor:
         width, low_w)
     if stride_y is not None and stride_x is not None:
         return mix(mask[:, ::stride_y, ::stride_x], [dst], [src])[0]
-    rows, up_y, down_y = (t.to(dst.device) for t in _up_mix_down_operators(
-        height, low_h))
-    cols, up_x, down_x = (t.to(dst.device) for t in _up_mix_down_operators(
-        width, low_w))
+    rows, up_y, down_y = _up_mix_down_operators(height, low_h, dst.device)
+    cols, up_x, down_x = _up_mix_down_operators(width, low_w, dst.device)
     up_y, down_y, up_x, down_x = (
         t.to(dst.dtype) for t in (up_y, down_y, up_x, down_x))
     read = mask[:, rows][:, :, cols]

@@ -6,7 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .precision import float32_compute
 
+
+@float32_compute
 def select_orthogonal_agents(feats: Tensor,
                              num_agents: int,
                              start: Optional[Tensor] = None) -> Tensor:

@@ -4,6 +4,8 @@ from typing import NamedTuple, Optional, Union
 import torch
 from torch import Tensor
 
+from .precision import float32_compute
+
 
 class PseudoLabels(NamedTuple):
     """Hard pseudo-labels with their confidence and selection mask.
@@ -43,6 +45,14 @@ def _check_threshold(threshold: Union[float, Tensor], num: int, height: int,
             f'to (N, H, W) = ({num}, {height}, {width})') from err
 
 
+@float32_compute
+def class_probabilities(logits: Tensor) -> Tensor:
+    """Softmax over the classes (dim 1) of ``(N, K, ...)`` logits, in
+    float32 (half precision loses the resolution needed near a 0.95
+    cut-off and in entropies)."""
+    return logits.softmax(dim=1)
+
+
 def pseudo_labels_from_logits(
         logits: Tensor,
         threshold: Union[float, Tensor],
@@ -63,7 +73,7 @@ def pseudo_labels_from_logits(
 
     Returns:
         PseudoLabels: ``labels`` ``(N, H, W)`` long, ``conf`` ``(N, H, W)``
-        float, ``mask`` ``(N, H, W)`` bool.
+        float32, ``mask`` ``(N, H, W)`` bool.
     """
     if logits.dim() != 4:
         raise ValueError('logits must have shape (N, K, H, W); got shape '
@@ -78,11 +88,7 @@ def pseudo_labels_from_logits(
         if valid.dtype != torch.bool:
             raise ValueError(f'valid must be a bool tensor; got {valid.dtype}')
 
-    logits = logits.detach()
-    # Half-precision softmax loses the resolution needed near a 0.95 cut-off.
-    if logits.dtype in (torch.float16, torch.bfloat16):
-        logits = logits.float()
-    conf, labels = logits.softmax(dim=1).max(dim=1)
+    conf, labels = class_probabilities(logits.detach()).max(dim=1)
     mask = conf >= threshold
     if valid is not None:
         mask = mask & valid

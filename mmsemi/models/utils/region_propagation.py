@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from mmseg.models.utils import resize
+from .precision import float32_compute
 
 
 def sample_shape_rows(n: int,
@@ -57,6 +58,7 @@ def sample_shape_rows(n: int,
 
 
 @torch.no_grad()
+@float32_compute
 def correlation_shapes(corr: Tensor,
                        rows: Tensor,
                        feat_size: Sequence[int],
@@ -200,6 +202,7 @@ def propagate_regions_reference(labels: Tensor, conf_mask: Tensor,
 
 
 @torch.no_grad()
+@float32_compute
 def propagate_regions(labels: Tensor,
                       conf_mask: Tensor,
                       shapes: Tensor,
@@ -271,9 +274,9 @@ def propagate_regions(labels: Tensor,
     rhs.scatter_(2, safe[..., None], conf_f[..., None])
     rhs[..., num_classes] = conf_f
     rhs[..., num_classes + 1] = 1.0
-    # Exact integer counts need float32: never let autocast make it fp16.
-    with torch.autocast(device_type=shapes.device.type, enabled=False):
-        stats = torch.bmm(shapes.flatten(2).float(), rhs).round_().long()
+    # Exact integer counts need float32 (float32_compute keeps autocast
+    # from making it half precision).
+    stats = torch.bmm(shapes.flatten(2).float(), rhs).round_().long()
     del rhs
     hist = stats[..., :num_classes]  # (N, S, K), from labels before writes
     core_size = stats[..., num_classes]

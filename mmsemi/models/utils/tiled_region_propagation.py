@@ -32,14 +32,22 @@ whose normalised value lies within float rounding of 0.5: on CUDA (whose
 kernel rounds differently) and, for other sizes, through the row
 extremes, which are then taken over the corner pixels of the tiles (where
 a bilinear patch takes its extremes, up to rounding).
+
+Host synchronisations: the sparse work lists have data-dependent sizes
+(three ``nonzero``: the mixed tiles, the candidate shapes' mixed tiles and
+their inside tiles; one in :func:`_mixed_bits` for the pixels near the 0.5
+level) and the loop bounds of every step are read once (one ``tolist``,
+which also carries the input check); the loop itself does not read the
+device.
 """
 import functools
-from typing import NamedTuple, Optional, Sequence, Tuple, Union
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from .counting import bin_counts, one_hot_mask
+from .precision import float32_compute
 from .region_propagation import _tau32
 
 
@@ -136,6 +144,9 @@ class _Tiles:
         ], 1)
         # Tiles with pixels: the last grid row/column may own none.
         self.cell_has_pixels = (self.slot_index < self.H * self.W).any(1)
+        # Their indices, read once per geometry (indexing with the mask
+        # at every call would read its count back to the host).
+        self.pixel_cells = self.cell_has_pixels.nonzero().squeeze(1)
 
     @property
     def num_cells(self) -> int:
@@ -176,7 +187,7 @@ class _Tiles:
         rp, cp = self.rows.slot_pixel, self.cols.slot_pixel
         r = ((rp >= 0).sum(1) - 1).clamp(min=0, max=ri)
         c = ((cp >= 0).sum(1) - 1).clamp(min=0, max=ci)
-        keep = self.cell_has_pixels
+        keep = self.pixel_cells
         ar = torch.arange(self.h, device=r.device)
         ac = torch.arange(self.w, device=c.device)
         rw = [t[ar, r].repeat_interleave(self.w)[keep] for t in self.row_lam]
@@ -295,11 +306,15 @@ def _mixed_bits(entries: Tensor, sampled: Tensor, stats: _RowStats,
     return bits
 
 
-def _by_step(entries: Tensor, num_steps: int):
-    """Slice bounds of entries sorted by their first column (the step)."""
-    counts = torch.bincount(entries[:, 0], minlength=num_steps)
-    ends = torch.cumsum(counts, 0).tolist()
-    return [0] + ends
+def _step_bounds(steps: Sequence[Tensor], num_steps: int,
+                 flag: Tensor) -> Tuple[List[List[int]], bool]:
+    """Slice bounds ``[0, end_0, ..., end_{S-1}]`` of each work list of
+    ``steps`` (the step of every entry, sorted) and the value of the 0-d
+    bool ``flag``, read to the host in one transfer."""
+    ends = torch.cat([bin_counts(s, num_steps).cumsum(0) for s in steps] +
+                     [flag.long().view(1)]).tolist()
+    return [[0] + ends[i * num_steps:(i + 1) * num_steps]
+            for i in range(len(steps))], bool(ends[-1])
 
 
 class _SequentialState:
@@ -333,20 +348,23 @@ class _SequentialState:
         accepted (``write``, ``(M,)``) take ``label`` ``(M,)``; ``whole``:
         the shape covers the tiles wholly (histograms known in closed
         form)."""
-        rows = write.nonzero().squeeze(1)
-        if rows.numel() == 0:
-            return
-        g, slots, label = g[rows], slots[rows], label[rows]
+        # Every tile of the step is rewritten (the rejected ones with their
+        # own values): selecting the accepted ones would read their count
+        # back to the host. ``g`` holds each tile once.
+        slots = slots & write[:, None]
         self.labels[g] = torch.where(slots, label[:, None], self.labels[g])
         self.painted[g] |= slots
         if whole:
-            self.cell_hist[g] = F.one_hot(label, self.num_classes).float() \
-                * self.core_count[g, None]
+            hist = one_hot_mask(label, self.num_classes).float() * \
+                self.core_count[g, None]
         else:
-            self.cell_hist[g] = self.histograms(self.labels[g], self.core[g])
+            hist = self.histograms(self.labels[g], self.core[g])
+        self.cell_hist[g] = torch.where(write[:, None], hist,
+                                        self.cell_hist[g])
 
 
 @torch.no_grad()
+@float32_compute
 def propagate_regions_tiled(labels: Tensor,
                             conf_mask: Tensor,
                             corr: Tensor,
@@ -398,9 +416,8 @@ def propagate_regions_tiled(labels: Tensor,
         allowed &= valid.bool()
     core_px = conf_mask & allowed
     lowest, highest = torch.where(core_px, labels, 0).aminmax()
-    if bool((lowest < 0) | (highest >= num_classes)):
-        raise ValueError('propagate_regions_tiled: confident pixels must '
-                         f'hold labels in [0, {num_classes})')
+    # Read with the loop bounds below, in one host transfer.
+    invalid = (lowest < 0) | (highest >= num_classes)
     allowed_t = tiles.to_tiles(allowed, False)  # (N, cells, T)
     core_t = tiles.to_tiles(core_px, False)
     state = _SequentialState(tiles.to_tiles(labels, 0), core_t, num_classes)
@@ -426,15 +443,18 @@ def propagate_regions_tiled(labels: Tensor,
 
     # Sequential loop over shapes, vectorised over images; only the tiles
     # of candidate shapes take part.
-    keep = candidate[b_m, s_m]
+    keep = candidate[b_m, s_m].nonzero().squeeze(1)
     s_m, b_m, g_m = s_m[keep], b_m[keep], g_m[keep]
     region_m, core_m = region_m[keep], core_m[keep]
     in_entries = (inside & candidate[..., None]).transpose(0, 1).nonzero()
     b_in = in_entries[:, 1]
     g_in = b_in * tiles.num_cells + in_entries[:, 2]
     allowed_in = allowed_g[g_in]
-    in_bounds = _by_step(in_entries, num_rows)
-    mix_bounds = _by_step(s_m[:, None], num_rows)
+    (in_bounds, mix_bounds), invalid = _step_bounds(
+        [in_entries[:, 0], s_m], num_rows, invalid)
+    if invalid:
+        raise ValueError('propagate_regions_tiled: confident pixels must '
+                         f'hold labels in [0, {num_classes})')
     accepted = torch.zeros_like(candidate)
     for step in range(num_rows):
         i0, i1 = in_bounds[step], in_bounds[step + 1]
