@@ -2,7 +2,7 @@
 # Set up the environment (tools/setup_env.sh, idempotent) and run the test
 # suite on CPU:
 #
-#   bash tools/run_tests.sh [pytest args]        # default: tests -q
+#   bash tools/run_tests.sh [pytest args]        # default: tests -q --durations=30
 #
 # MMSEMI_SKIP_SETUP=1 skips the setup step. pytest's exit code is returned;
 # "no tests collected" (exit code 5) is a failure too.
@@ -17,7 +17,7 @@ if [[ "${MMSEMI_SKIP_SETUP:-0}" != "1" ]]; then
 fi
 
 if [[ $# -eq 0 ]]; then
-    set -- tests -q
+    set -- tests -q --durations=30
 fi
 echo
 echo "==> $PYTHON -m pytest $*"

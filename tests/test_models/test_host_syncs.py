@@ -16,7 +16,7 @@ from _sync_detector import SyncDetector, iter_events
 from _toy_step import TOY_CONFIGS, fit_student, toy_batch, toy_model
 
 SUPERVISED = 'models/segmentors/semi_base.py:supervised_loss'
-CORR_SUPERVISED = 'models/segmentors/corrmatch.py:loss'
+CORR_SUPERVISED = 'models/utils/decode_head_streams.py:pixel_loss_by_feat'
 TILED = 'models/utils/tiled_region_propagation.py'
 
 #: mmseg's decode-head loss (``loss_by_feat`` of the wrapped segmentor,
