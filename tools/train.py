@@ -17,6 +17,9 @@ Before the Runner is built, the pretrained weights the model names are
 checked (and downloaded into mmengine's cache where missing); without them
 training stops with a message naming the file or URL, the config key, how
 to get it and how to train without it.
+
+Checkpoints load with ``weights_only=True`` (see
+:mod:`mmsemi.utils.checkpoint`).
 """
 import argparse
 import logging
@@ -38,8 +41,7 @@ from mmengine.runner import Runner  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 import mmsemi  # noqa: E402,F401  (registers mmsemi modules into mmseg)
-from mmsemi.utils import (register_trusted_local_loader,  # noqa: E402
-                          set_data_root, setup_cpu_distributed)
+from mmsemi.utils import set_data_root, setup_cpu_distributed  # noqa: E402
 from mmsemi.utils.pretrained_weights import \
     check_pretrained_weights  # noqa: E402
 
@@ -138,7 +140,6 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv: Optional[Sequence[str]] = None) -> Runner:
     """Train as the command line says; returns the finished Runner."""
     args = parse_args(argv)
-    register_trusted_local_loader()
     cfg = build_config(args)
     # One process per node downloads; the others find the file afterwards
     # (mmengine's own loading waits for local rank 0 the same way).
