@@ -18,8 +18,10 @@ checked (and downloaded into mmengine's cache where missing); without them
 training stops with a message naming the file or URL, the config key, how
 to get it and how to train without it.
 
-Checkpoints load with ``weights_only=True`` (see
-:mod:`mmsemi.utils.checkpoint`).
+``--resume`` continues from the newest intact checkpoint of the work dir: a
+truncated latest checkpoint is skipped with a warning (see
+:mod:`mmsemi.utils.auto_resume`). Checkpoints load with
+``weights_only=True`` (see :mod:`mmsemi.utils.checkpoint`).
 """
 import argparse
 import logging
@@ -41,7 +43,8 @@ from mmengine.runner import Runner  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 import mmsemi  # noqa: E402,F401  (registers mmsemi modules into mmseg)
-from mmsemi.utils import set_data_root, setup_cpu_distributed  # noqa: E402
+from mmsemi.utils import (find_resumable_checkpoint,  # noqa: E402
+                          set_data_root, setup_cpu_distributed)
 from mmsemi.utils.pretrained_weights import \
     check_pretrained_weights  # noqa: E402
 
@@ -131,6 +134,10 @@ def build_config(args: argparse.Namespace) -> Config:
     if args.amp:
         enable_amp(cfg)
     cfg.resume = args.resume
+    if cfg.resume and cfg.get('load_from') is None:
+        # Auto-resume: the newest intact checkpoint, not blindly the one
+        # last_checkpoint names (it may be truncated).
+        cfg.load_from = find_resumable_checkpoint(cfg.work_dir)
 
     # No-op where CUDA is available; otherwise gloo + CPU DDP.
     setup_cpu_distributed(cfg)

@@ -1,4 +1,5 @@
 # Copyright (c) mmsemi contributors. All rights reserved.
+from .auto_resume import find_resumable_checkpoint
 from .checkpoint import (TRUSTED_CHECKPOINTS_ENV, CheckpointLoadError,
                          CorruptCheckpointError, UnsafeCheckpointError,
                          load_checkpoint_file, package_checkpoint_path,
@@ -26,7 +27,8 @@ def register_all_modules(init_default_scope: bool = True) -> None:
 
 __all__ = [
     'CheckpointLoadError', 'CorruptCheckpointError', 'TRUSTED_CHECKPOINTS_ENV',
-    'UnsafeCheckpointError', 'load_checkpoint_file', 'package_checkpoint_path',
+    'UnsafeCheckpointError', 'find_resumable_checkpoint',
+    'load_checkpoint_file', 'package_checkpoint_path',
     'register_all_modules', 'register_package_checkpoints',
     'register_config_lookup', 'register_safe_local_loader', 'set_data_root',
     'setup_cpu_distributed'
