@@ -1,14 +1,17 @@
 """Test setup: the repository root is importable and mmseg is the default
 registry scope, as in every mmsemi config (``default_scope='mmseg'``)."""
+import os
 import os.path as osp
+import shlex
 import sys
+from collections import OrderedDict
+from typing import NamedTuple
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import itertools  # noqa: E402
-import os  # noqa: E402
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -70,3 +73,35 @@ def device(request) -> torch.device:
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
     return device
+
+
+class _WritesMarkerWhenUnpickled:
+    """Unpickling this object runs ``touch <marker>`` (what a checkpoint
+    from an untrusted source could do with any command)."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f'touch {shlex.quote(self.marker)}', )
+
+
+class MaliciousCheckpoint(NamedTuple):
+    path: str
+    marker: str  # written if and only if the file was unpickled freely
+    refused_global: str  # the global a weights-only load refuses
+
+
+@pytest.fixture
+def malicious_checkpoint(tmp_path) -> MaliciousCheckpoint:
+    """A checkpoint shaped like a Runner's whose meta runs a command."""
+    import torch
+    path = str(tmp_path / 'downloaded.pth')
+    marker = str(tmp_path / 'code_ran')
+    torch.save(
+        dict(
+            meta=dict(iter=1, note=_WritesMarkerWhenUnpickled(marker)),
+            state_dict=OrderedDict(weight=torch.zeros(2))), path)
+    assert not osp.exists(marker)
+    return MaliciousCheckpoint(path, marker,
+                               f'{os.system.__module__}.{os.system.__name__}')

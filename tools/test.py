@@ -9,7 +9,8 @@ Usage::
 
 The checkpoint may be an mmsemi checkpoint (the config's
 ``semi_test_cfg.predict_on`` picks teacher or student) or, with a stock mmseg
-config, a plain one written by ``tools/misc/extract_teacher.py``.
+config, a plain one written by ``tools/misc/extract_teacher.py``. It loads
+with ``weights_only=True`` (see :mod:`mmsemi.utils.checkpoint`).
 """
 import argparse
 import os
@@ -25,8 +26,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmsemi  # noqa: E402,F401  (registers mmsemi modules into mmseg)
-from mmsemi.utils import (register_trusted_local_loader,  # noqa: E402
-                          set_data_root, setup_cpu_distributed)
+from mmsemi.utils import set_data_root, setup_cpu_distributed  # noqa: E402
 from mmsemi.utils.error_log import (log_error_to_work_dir,  # noqa: E402
                                     report_error_location, resolve_work_dir)
 
@@ -142,7 +142,6 @@ def main() -> None:
     args = parse_args()
     work_dir = resolve_work_dir(args.config, args.work_dir)
     try:
-        register_trusted_local_loader()
         cfg = build_config(args)
         work_dir = cfg.work_dir
         Runner.from_cfg(cfg).test()

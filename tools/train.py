@@ -22,6 +22,11 @@ An error that stops the run (while the config, the Runner or the loop is
 built, in a start-up check or later) is also written with its traceback to
 the work dir: into the Runner's log file once the Runner opened it, else
 into ``<work_dir>/startup_error.log`` (see :mod:`mmsemi.utils.error_log`).
+
+``--resume`` continues from the newest intact checkpoint of the work dir: a
+truncated latest checkpoint is skipped with a warning (see
+:mod:`mmsemi.utils.auto_resume`). Checkpoints load with
+``weights_only=True`` (see :mod:`mmsemi.utils.checkpoint`).
 """
 import argparse
 import logging
@@ -43,7 +48,7 @@ from mmengine.runner import Runner  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 import mmsemi  # noqa: E402,F401  (registers mmsemi modules into mmseg)
-from mmsemi.utils import (register_trusted_local_loader,  # noqa: E402
+from mmsemi.utils import (find_resumable_checkpoint,  # noqa: E402
                           set_data_root, setup_cpu_distributed)
 from mmsemi.utils.error_log import (log_error_to_work_dir,  # noqa: E402
                                     report_error_location, resolve_work_dir)
@@ -156,6 +161,10 @@ def build_config(args: argparse.Namespace) -> Config:
     if args.auto_scale_lr:
         enable_auto_scale_lr(cfg)
     cfg.resume = args.resume
+    if cfg.resume and cfg.get('load_from') is None:
+        # Auto-resume: the newest intact checkpoint, not blindly the one
+        # last_checkpoint names (it may be truncated).
+        cfg.load_from = find_resumable_checkpoint(cfg.work_dir)
 
     # No-op where CUDA is available; otherwise gloo + CPU DDP.
     setup_cpu_distributed(cfg)
@@ -182,7 +191,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Runner:
     args = parse_args(argv)
     work_dir = resolve_work_dir(args.config, args.work_dir)
     try:
-        register_trusted_local_loader()
         cfg = build_config(args)
         work_dir = cfg.work_dir
         return train(cfg)

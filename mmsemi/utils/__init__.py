@@ -1,7 +1,10 @@
 # Copyright (c) mmsemi contributors. All rights reserved.
-from .checkpoint import (load_from_local_trusted, package_checkpoint_path,
+from .auto_resume import find_resumable_checkpoint
+from .checkpoint import (TRUSTED_CHECKPOINTS_ENV, CheckpointLoadError,
+                         CorruptCheckpointError, UnsafeCheckpointError,
+                         load_checkpoint_file, package_checkpoint_path,
                          register_package_checkpoints,
-                         register_trusted_local_loader)
+                         register_safe_local_loader)
 from .config_lookup import register_config_lookup
 from .data_root import set_data_root
 from .dist import setup_cpu_distributed
@@ -23,9 +26,10 @@ def register_all_modules(init_default_scope: bool = True) -> None:
 
 
 __all__ = [
-    'load_from_local_trusted', 'package_checkpoint_path',
+    'CheckpointLoadError', 'CorruptCheckpointError', 'TRUSTED_CHECKPOINTS_ENV',
+    'UnsafeCheckpointError', 'find_resumable_checkpoint',
+    'load_checkpoint_file', 'package_checkpoint_path',
     'register_all_modules', 'register_package_checkpoints',
-    'register_config_lookup', 'register_trusted_local_loader',
-    'set_data_root',
+    'register_config_lookup', 'register_safe_local_loader', 'set_data_root',
     'setup_cpu_distributed'
 ]

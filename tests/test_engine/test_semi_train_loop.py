@@ -84,13 +84,6 @@ def _runner(work_dir, name, max_iters, seed, sampler=None, **kwargs):
         **kwargs)
 
 
-@pytest.fixture(autouse=True)
-def _full_torch_load(monkeypatch):
-    # torch >= 2.6 loads weights only by default, which mmengine's resume
-    # (optimizer state, message hub) does not support.
-    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
-
-
 def test_registered():
     assert LOOPS.get('SemiIterBasedTrainLoop') is SemiIterBasedTrainLoop
 

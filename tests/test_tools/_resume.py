@@ -5,12 +5,14 @@ import re
 
 import torch
 
+from mmsemi.utils import load_checkpoint_file
+
 
 def checkpoint(work_dir: str, iters: int) -> dict:
-    return torch.load(
-        osp.join(work_dir, f'iter_{iters}.pth'),
-        map_location='cpu',
-        weights_only=False)
+    """The Runner's checkpoint, loaded as mmsemi loads every checkpoint
+    (``weights_only=True`` plus the types mmengine writes)."""
+    return load_checkpoint_file(
+        osp.join(work_dir, f'iter_{iters}.pth'), map_location='cpu')
 
 
 def logged(output: str, key: str, iters: int) -> float:

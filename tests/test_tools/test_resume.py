@@ -8,6 +8,7 @@ import os.path as osp
 import pytest
 import torch
 
+from mmsemi.utils import load_checkpoint_file
 from ._helpers import REPO_ROOT, TOY_CONFIG, needs_toy_config, train
 
 CORRMATCH_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
@@ -38,8 +39,8 @@ def _train(work_dir, max_iters, cwd, log_path, resume=False,
 
 
 def _state_dict(path):
-    checkpoint = torch.load(path, map_location='cpu', weights_only=False)
-    return checkpoint['state_dict']
+    # Loaded as mmsemi loads every checkpoint (weights_only=True).
+    return load_checkpoint_file(path, map_location='cpu')['state_dict']
 
 
 @needs_toy_config

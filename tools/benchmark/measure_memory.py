@@ -276,13 +276,13 @@ def measure(config: str, data_root: Optional[str], work_dir: Optional[str],
     """Build and train ``config`` for one iteration in this process, as
     tools/train.py does; returns the hook's result."""
     train_tool = _load_train_tool()
-    train_tool.register_trusted_local_loader()
     with tempfile.TemporaryDirectory() as tmp:
         args = argparse.Namespace(
             config=config,
             work_dir=work_dir or tmp,
             resume=False,
             amp=False,
+            auto_scale_lr=False,
             data_root=data_root,
             cfg_options=cfg_options,
             launcher='none')

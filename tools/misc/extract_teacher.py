@@ -31,6 +31,10 @@ Usage::
 mmsemi config is ``--config`` or, by default, the one the Runner stored in
 the checkpoint (``meta.cfg``). ``--keep-all-keys`` copies every tensor of
 the branch and writes no config (for checkpoints without a usable config).
+
+The input loads with ``weights_only=True`` and the types mmengine writes
+(:mod:`mmsemi.utils.checkpoint`); a trusted file holding other objects
+loads when listed in ``MMSEMI_TRUSTED_CHECKPOINTS``.
 """
 import argparse
 import copy
@@ -150,16 +154,25 @@ PLAIN_CONFIG_KEYS = ('test_pipeline', 'val_dataloader', 'test_dataloader',
 
 def _import_mmsemi() -> None:
     """Register mmseg's and mmsemi's modules (building the segmentor and
-    checking types need both)."""
+    checking types need both; loading the checkpoint safely needs mmsemi's
+    loader)."""
     from mmseg.utils import register_all_modules
     register_all_modules(init_default_scope=True)
     try:
         importlib.import_module('mmsemi')
     except ImportError as err:
         raise ImportError(
-            'extract_teacher.py needs mmsemi to read an mmsemi config; run '
-            'it from the clone or install mmsemi (or pass --keep-all-keys '
-            'to copy the tensors without a config)') from err
+            'extract_teacher.py needs mmsemi to load the checkpoint safely '
+            'and to read an mmsemi config; run it from the clone or install '
+            'mmsemi') from err
+
+
+def load_input_checkpoint(path: str) -> Any:
+    """The input checkpoint, loaded with ``weights_only=True`` and the
+    types mmengine writes (see :mod:`mmsemi.utils.checkpoint`): a file from
+    elsewhere cannot run code here."""
+    from mmsemi.utils import load_checkpoint_file
+    return load_checkpoint_file(path, map_location='cpu')
 
 
 def load_semi_config(checkpoint: Dict[str, Any], config: Optional[str],
@@ -379,10 +392,8 @@ def main() -> None:
     args = parse_args()
     if not osp.isfile(args.in_file):
         raise FileNotFoundError(f'{args.in_file} does not exist')
-    # weights_only=False: the input is the user's own training output, whose
-    # meta holds non-tensor objects (see mmsemi/utils/checkpoint.py).
-    checkpoint = torch.load(
-        args.in_file, map_location='cpu', weights_only=False)
+    _import_mmsemi()
+    checkpoint = load_input_checkpoint(args.in_file)
     if args.keep_all_keys:
         converted = convert_checkpoint(
             checkpoint, args.which, source=args.in_file)
@@ -391,7 +402,6 @@ def main() -> None:
               f'{converted["meta"]["mmsemi_extracted"]["which"]} tensors '
               f'to {args.out_file} (all keys, no config)')
         return
-    _import_mmsemi()
     cfg = load_semi_config(checkpoint, args.config, args.cfg_options,
                            source=args.in_file)
     converted, plain, mmsemi_types = extract_with_config(
