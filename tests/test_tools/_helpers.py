@@ -4,6 +4,7 @@
 These tests run the real scripts in subprocesses on the ToyShapes demo
 config, shrunk to a few iterations on a 40-image dataset.
 """
+import importlib.util
 import os
 import os.path as osp
 import socket
@@ -75,6 +76,16 @@ def run_checked(cmd: List[str],
                     f'{" ".join(cmd)}\n--- output (tail) ---\n'
                     f'{proc.stdout[-6000:]}')
     return proc.stdout
+
+
+def load_train_tool():
+    """``tools/train.py`` as a module (its ``parse_args``, ``build_config``
+    and ``main``), for tests that run the tool's steps in-process."""
+    path = osp.join(REPO_ROOT, 'tools', 'train.py')
+    spec = importlib.util.spec_from_file_location('mmsemi_train_tool', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:

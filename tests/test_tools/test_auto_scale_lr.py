@@ -2,22 +2,13 @@
 """``tools/train.py --auto-scale-lr``: mmengine's linear lr scaling by the
 actual batch (processes x train_dataloader.batch_size, labeled + unlabeled)
 over the config's ``auto_scale_lr.base_batch_size``."""
-import importlib.util
 import os.path as osp
 
 import pytest
 
-from ._helpers import FAST_CFG_OPTIONS, REPO_ROOT, TOY_CONFIG, \
-    needs_toy_config
+from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_CONFIG,
+                       load_train_tool, needs_toy_config)
 
-TRAIN = osp.join(REPO_ROOT, 'tools', 'train.py')
-
-
-def _load_train_tool():
-    spec = importlib.util.spec_from_file_location('mmsemi_train_tool', TRAIN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _initial_lrs(runner):
@@ -35,7 +26,7 @@ def test_auto_scale_lr_scales_the_optimizer_lr(toy_data_root, tmp_path,
     """The toy recipe's lr (backbone 0.005, decode head 10x) is for 8
     images per iteration; 2 + 2 images in one process halve it."""
     monkeypatch.chdir(toy_data_root)
-    train = _load_train_tool()
+    train = load_train_tool()
     options = ['--cfg-options', 'train_cfg.max_iters=1',
                'train_dataloader.batch_size=4',
                'train_dataloader.sampler.batch_size=4', *FAST_CFG_OPTIONS]
@@ -50,7 +41,7 @@ def test_auto_scale_lr_scales_the_optimizer_lr(toy_data_root, tmp_path,
 
 
 def test_auto_scale_lr_needs_the_config_entry(tmp_path):
-    train = _load_train_tool()
+    train = load_train_tool()
     args = train.parse_args([TOY_CONFIG, '--work-dir', str(tmp_path),
                              '--auto-scale-lr', '--cfg-options',
                              'auto_scale_lr=None'])

@@ -3,7 +3,6 @@
 before training with a message that says why and what to do, and writes
 it to the work dir's log (the Runner's, else ``startup_error.log``)."""
 import glob
-import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -11,7 +10,8 @@ import sys
 
 from mmsemi.datasets.mini_layouts import write_mini_datasets
 from mmsemi.utils.data_root import datasets_of
-from ._helpers import FAST_CFG_OPTIONS, REPO_ROOT, subprocess_env
+from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, load_train_tool,
+                       subprocess_env)
 
 TRAIN = osp.join(REPO_ROOT, 'tools', 'train.py')
 UNIMATCH_VOC = osp.join(
@@ -25,13 +25,6 @@ def _train(args, cwd):
                           env=subprocess_env(with_repo=False),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, timeout=600)
-
-
-def _load_train_tool():
-    spec = importlib.util.spec_from_file_location('mmsemi_train_tool', TRAIN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_missing_pretrained_weights_stop_before_training(tmp_path):
@@ -94,7 +87,7 @@ def test_css_with_one_unlabeled_image_per_process_is_refused(
 def test_data_root_override_moves_every_loader(tmp_path):
     """``--data-root`` and ``--cfg-options data_root=...`` both move the
     labeled, unlabeled, val and test datasets."""
-    train = _load_train_tool()
+    train = load_train_tool()
     for extra in (['--data-root', '/d/VOC2012'],
                   ['--cfg-options', 'data_root=/d/VOC2012']):
         args = train.parse_args([UNIMATCH_VOC, '--work-dir',
