@@ -2,13 +2,10 @@
 """``tools/train.py --auto-scale-lr``: mmengine's linear lr scaling by the
 actual batch (processes x train_dataloader.batch_size, labeled + unlabeled)
 over the config's ``auto_scale_lr.base_batch_size``."""
-import os.path as osp
-
 import pytest
 
-from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_CONFIG,
-                       load_train_tool, needs_toy_config)
-
+from ._helpers import (FAST_CFG_OPTIONS, TOY_CONFIG, load_train_tool,
+                       needs_toy_config)
 
 
 def _initial_lrs(runner):
