@@ -87,11 +87,14 @@ def _is_pretrained_init(value: Any) -> bool:
         isinstance(value.get('checkpoint'), str)
 
 
-def remote_url(value: str) -> Optional[str]:
-    """The URL a remote reference downloads (http(s), open-mmlab://,
-    torchvision://, mmcls://), or None for a local or package file."""
-    if value.startswith(('http://', 'https://')):
-        return value
+_HTTP = ('http://', 'https://')
+
+
+def _model_zoo_entry(value: str) -> Optional[str]:
+    """What mmengine's model tables give for a ``scheme://name`` reference
+    (open-mmlab://, torchvision://, mmcls://): a URL, or for some
+    open-mmlab names a path below mmengine's home. None for any other
+    reference."""
     from mmengine.runner import checkpoint as ckpt
     schemes = {
         'open-mmlab://': ckpt.get_external_models,
@@ -103,16 +106,23 @@ def remote_url(value: str) -> Optional[str]:
     for scheme, table in schemes.items():
         if value.startswith(scheme):
             name = value[len(scheme):]
-            if scheme.startswith(('open', 'openmm')):
+            if scheme.startswith('open'):
                 name = ckpt.get_deprecated_model_names().get(name, name)
-            url = table().get(name)
-            if url is None:
+            entry = table().get(name)
+            if entry is None:
                 raise KeyError(f'{value}: mmengine knows no model {name!r} '
                                f'under {scheme}')
-            if not url.startswith(('http://', 'https://')):
-                return None  # a file below mmengine's home, checked locally
-            return url
+            return entry
     return None
+
+
+def remote_url(value: str) -> Optional[str]:
+    """The URL a remote reference downloads (http(s), open-mmlab://,
+    torchvision://, mmcls://), or None for a local or package file."""
+    if value.startswith(_HTTP):
+        return value
+    entry = _model_zoo_entry(value)
+    return entry if entry is not None and entry.startswith(_HTTP) else None
 
 
 def cached_download_path(url: str) -> str:
@@ -126,11 +136,10 @@ def local_path(value: str) -> str:
     """The file a local or package reference points to."""
     if value.startswith(PACKAGE_SCHEME):
         return osp.join(PACKAGE_CHECKPOINT_DIR, value[len(PACKAGE_SCHEME):])
-    if value.startswith(('open-mmlab://', 'openmmlab://')):
+    entry = _model_zoo_entry(value)
+    if entry is not None:  # an open-mmlab file below mmengine's home
         from mmengine.runner import checkpoint as ckpt
-        name = value.split('://', 1)[1]
-        return osp.join(ckpt._get_mmengine_home(),
-                        ckpt.get_external_models()[name])
+        return osp.join(ckpt._get_mmengine_home(), entry)
     return osp.expanduser(value)
 
 

@@ -21,8 +21,7 @@ the model structure or the data preprocessor's type:
 import copy
 from typing import Any, Tuple
 
-SHRUNK_CROP_ODD = 65
-SHRUNK_CROP_EVEN = 64
+SHRUNK_CROP_ODD = 65  # 64 for even crops
 # 13 x 13 = 169 >= 128 agents at output stride 16
 RANKMATCH_CROP = 193
 TEST_SCALE_DIVISOR = 8
@@ -31,8 +30,7 @@ TEST_SCALE_DIVISOR = 8
 def shrunk_crop(crop: Any, smallest: int = SHRUNK_CROP_ODD
                 ) -> Tuple[int, int]:
     side = crop if isinstance(crop, int) else crop[0]
-    size = max(smallest, SHRUNK_CROP_ODD) if side % 2 else \
-        max(smallest - 1, SHRUNK_CROP_EVEN)
+    size = smallest if side % 2 else smallest - 1
     return (size, size)
 
 
@@ -104,10 +102,8 @@ def shrink_config(cfg: Any, checkpoint: bool = False) -> Any:
         for hook in cfg.get('custom_hooks', []):
             if 'begin_iter' in hook:
                 hook['begin_iter'] = 0
-    if 'segmentor' in cfg.model:
-        cfg.model.pretrained = None
-    else:
-        cfg.model.pretrained = None
+    cfg.model.pretrained = None
+    if 'segmentor' not in cfg.model:  # a plain segmentor (supervised-only)
         cfg.model.backbone.init_cfg = None
     cfg.default_hooks.logger.interval = 1
     if not checkpoint:
