@@ -20,7 +20,8 @@ are used as stock mmseg uses them: the first output is the logits (their
 ``loss_by_feat`` (:func:`split_head_output`, :func:`join_head_output`).
 """
 import contextlib
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple)
 
 import torch
 import torch.nn as nn
@@ -147,23 +148,22 @@ def pixel_loss_by_feat(head: BaseDecodeHead, logits: Tensor,
     return BaseDecodeHead.loss_by_feat(head, logits, samples)
 
 
-class _PerturbedFeatures(list):
-    """Backbone features as the head sees them in the perturbation pass.
+class _HeadReadFeatures(list):
+    """Backbone features, each transformed when the decode head reads it.
 
-    Indexing feature ``i`` returns ``cat([f_i, Dropout2d(p)(f_i)])`` (clean
-    and perturbed halves of one batch), computed the first time the head
-    reads it. So exactly the features the head consumes are dropped, in the
-    order it reads them (``in_index`` order, then any direct reads such as
-    DepthwiseSeparableASPPHead's ``inputs[0]``), and the random draws are
-    those of dropping each of them once. The underlying list keeps the
-    clean features, so code that bypasses indexing meets a batch-size
-    mismatch instead of silently unperturbed features.
+    Indexing feature ``i`` returns ``transform(f_i)``, computed the first
+    time the head reads it. So exactly the features the head consumes are
+    transformed, in the order it reads them (``in_index`` order, then any
+    direct reads such as DepthwiseSeparableASPPHead's ``inputs[0]``), and
+    random draws happen once per feature. The underlying list keeps the
+    untransformed features.
     """
 
-    def __init__(self, feats: Sequence[Tensor], dropout: float) -> None:
+    def __init__(self, feats: Sequence[Tensor],
+                 transform: Callable[[Tensor], Tensor]) -> None:
         super().__init__(feats)
-        self._dropout = dropout
-        self._doubled = {}
+        self._transform = transform
+        self._read = {}
 
     def _index(self, index: int) -> int:
         size = super().__len__()
@@ -176,14 +176,23 @@ class _PerturbedFeatures(list):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         index = self._index(index)
-        if index not in self._doubled:
-            feat = super().__getitem__(index)
-            dropped = F.dropout2d(feat, self._dropout, training=True)
-            self._doubled[index] = torch.cat([feat, dropped])
-        return self._doubled[index]
+        if index not in self._read:
+            self._read[index] = self._transform(super().__getitem__(index))
+        return self._read[index]
 
     def __iter__(self) -> Iterator[Tensor]:
         return (self[i] for i in range(len(self)))
+
+
+def _clean_and_dropped(dropout: float) -> Callable[[Tensor], Tensor]:
+    """``f -> cat([f, Dropout2d(dropout)(f)])``: clean and perturbed halves
+    of one batch (so code that bypasses indexing meets a batch-size
+    mismatch instead of silently unperturbed features)."""
+
+    def transform(feat: Tensor) -> Tensor:
+        return torch.cat([feat, F.dropout2d(feat, dropout, training=True)])
+
+    return transform
 
 
 def decode_with_perturbation(head: nn.Module,
@@ -220,7 +229,7 @@ def decode_with_perturbation(head: nn.Module,
         ``(N, C, h', w')``, then (with ``return_extra``) the clean extra
         outputs.
     """
-    perturbed = _PerturbedFeatures(feats, dropout)
+    perturbed = _HeadReadFeatures(feats, _clean_and_dropped(dropout))
     if return_features:
         features, logits, extra = _decode(head, perturbed, prefer)
     else:
@@ -351,3 +360,25 @@ def _decode(head: nn.Module, feats: Sequence[Tensor],
             f'{len(captured)} times in one forward; decoder features are '
             'read at a point the head passes once')
     return captured[0], logits, extra
+
+
+def decode_with_channel_masks(head: nn.Module, feats: Sequence[Tensor],
+                              mask_for: Callable[[int], Tensor]) -> Tensor:
+    """Logits ``(N, K, h, w)`` of the head's forward with every feature it
+    reads scaled per image and channel (UniMatch V2's complementary
+    dropout).
+
+    Args:
+        head (nn.Module): A ``BaseDecodeHead``.
+        feats (Sequence[Tensor]): Backbone outputs, each ``(N, C_i, h_i,
+            w_i)``.
+        mask_for (Callable[[int], Tensor]): Gives the ``(N, C)`` mask of a
+            feature with ``C`` channels.
+    """
+
+    def transform(feat: Tensor) -> Tensor:
+        mask = mask_for(feat.shape[1]).to(feat.dtype)
+        return feat * mask[:, :, None, None]
+
+    return split_head_output(head, head(_HeadReadFeatures(feats,
+                                                          transform)))[0]
