@@ -269,3 +269,27 @@ def test_with_mmengine_iter_based_loop(tmp_path):
     assert teacher == pytest.approx([0.9, 0.85, 0.8])
     assert runner.message_hub.get_scalar(
         'train/ema_momentum').current() == pytest.approx(1 / 3)
+
+
+def test_unimatch_v2_ema_sequence_with_buffers():
+    """UniMatch V2's update after 0-based iteration ``t``:
+    ``r = min(1 - 1 / (t + 1), 0.996)``, ``teacher = r * teacher +
+    (1 - r) * student`` on parameters and floating buffers; the teacher is
+    a copy of the student after iteration 0 (spec property 4)."""
+    pair = Pair()
+    hook = EMATeacherHook(momentum=0.004, ramp_up=True)
+    runner = _runner(pair)
+    teacher_w, teacher_mean = 0.0, 0.0
+    for t in range(300):
+        student_w, student_mean = float(t % 7), 0.5 * t
+        Pair.set(pair.student, student_w, mean=student_mean)
+        _step(hook, runner, t)
+        r = min(1 - 1 / (t + 1), 0.996)
+        teacher_w = r * teacher_w + (1 - r) * student_w
+        teacher_mean = r * teacher_mean + (1 - r) * student_mean
+        assert hook.momentum_at(t) == pytest.approx(1 - r, abs=1e-12)
+        assert _w(pair.teacher) == pytest.approx(teacher_w, rel=1e-5)
+        assert pair.teacher[1].running_mean.item() == pytest.approx(
+            teacher_mean, rel=1e-5)
+        if t == 0:
+            assert _w(pair.teacher) == student_w
