@@ -20,15 +20,17 @@ are used as stock mmseg uses them: the first output is the logits (their
 ``loss_by_feat`` (:func:`split_head_output`, :func:`join_head_output`).
 """
 import contextlib
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmseg.models.decode_heads import (Mask2FormerHead, MaskFormerHead,
-                                      PIDHead, SideAdapterCLIPHead)
+from mmseg.models.decode_heads import (DPTHead, Mask2FormerHead,
+                                      MaskFormerHead, PIDHead,
+                                      SideAdapterCLIPHead)
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 
 #: Outputs of a decode head forward besides its logits (each with the
@@ -58,7 +60,8 @@ def check_segmentor(segmentor: nn.Module, method: str) -> None:
     ``cls_seg``) as ``decode_head``. Refused here, at build time, each with
     its reason: cascade segmentors (a list of heads), the heads of
     :data:`UNSUPPORTED_HEADS` (mask classification, PIDNet), other heads
-    outside ``BaseDecodeHead`` and heads without a classifier.
+    outside ``BaseDecodeHead``, heads without a classifier, and heads fed
+    another feature form than they read (:func:`check_feature_form`).
     """
     name = type(segmentor).__name__
     missing = [attr for attr in ('extract_feat', 'decode_head')
@@ -90,6 +93,58 @@ def check_segmentor(segmentor: nn.Module, method: str) -> None:
             f'{method}: decode head {head_name} has no cls_seg '
             'classifier with a conv_seg Conv2d; the methods read decoder '
             'features at its input')
+    check_feature_form(segmentor, method)
+
+
+#: Stock heads that read ``[feature map, class token]`` pairs; every other
+#: head reads feature maps.
+PAIR_HEADS = (DPTHead, )
+
+
+def backbone_gives_pairs(segmentor: nn.Module) -> bool:
+    """Whether ``segmentor.extract_feat`` returns ``[map, cls_token]``
+    pairs: a backbone declaring ``output_cls_token=True`` (mmseg's
+    ``VisionTransformer``) and no neck (mmseg's necks return maps)."""
+    return not getattr(segmentor, 'with_neck', False) and bool(
+        getattr(getattr(segmentor, 'backbone', None), 'output_cls_token',
+                False))
+
+
+def _heads(segmentor: nn.Module) -> List[Tuple[str, nn.Module]]:
+    """``(role, head)`` of the decode head and every auxiliary head."""
+    heads = [('decode head', segmentor.decode_head)]
+    aux = getattr(segmentor, 'auxiliary_head', None)
+    if aux is not None:
+        heads += [('auxiliary head', h) for h in
+                  (aux if isinstance(aux, nn.ModuleList) else [aux])]
+    return heads
+
+
+def check_feature_form(segmentor: nn.Module, method: str) -> None:
+    """Raise when a head reads another feature form than the backbone
+    gives: mmseg's ``DPTHead`` on feature maps (it would take the batch
+    apart as ``[map, cls_token]``), or a map-reading head on mmseg ViT's
+    ``[map, cls_token]`` pairs."""
+    pairs = backbone_gives_pairs(segmentor)
+    source = type(getattr(segmentor, 'backbone', segmentor)).__name__
+    if getattr(segmentor, 'with_neck', False):
+        source += f' + neck {type(segmentor.neck).__name__}'
+    for role, head in _heads(segmentor):
+        head_name = type(head).__name__
+        if isinstance(head, PAIR_HEADS) and not pairs:
+            raise TypeError(
+                f'{method}: {role} {head_name} reads [feature map, class '
+                f'token] pairs, as mmseg\'s VisionTransformer gives them '
+                f'with output_cls_token=True and no neck; {source} gives '
+                'feature maps (N, C, h, w), which it would take apart '
+                'along the batch. Use that backbone setting, or '
+                'UniMatchV2DPTHead, which reads feature maps')
+        if pairs and not isinstance(head, PAIR_HEADS):
+            raise TypeError(
+                f'{method}: {role} {head_name} reads feature maps (N, C, '
+                f'h, w); {source} gives [feature map, class token] pairs '
+                '(output_cls_token=True). Set output_cls_token=False, or '
+                'use a head that reads pairs (mmseg\'s DPTHead)')
 
 
 def split_head_output(head: nn.Module, out) -> Tuple[Tensor, ExtraOutputs]:
@@ -147,20 +202,79 @@ def pixel_loss_by_feat(head: BaseDecodeHead, logits: Tensor,
     return BaseDecodeHead.loss_by_feat(head, logits, samples)
 
 
+#: One backbone output as a decode head reads it: a feature map
+#: ``(N, C, h, w)``, or the ``[feature map (N, C, h, w), class token
+#: (N, C)]`` pair of mmseg's ``VisionTransformer`` with
+#: ``output_cls_token=True`` (what mmseg's ``DPTHead`` reads).
+Feature = Union[Tensor, List[Tensor]]
+
+
+def is_feature_pair(feat) -> bool:
+    """Whether ``feat`` is a ``[map (N, C, h, w), cls_token (N, C)]``
+    pair."""
+    return isinstance(feat, (list, tuple)) and len(feat) == 2 and \
+        all(isinstance(t, Tensor) for t in feat) and \
+        feat[0].dim() == 4 and feat[1].dim() == 2
+
+
+def map_feature(feat: Feature, on_map: Callable[[Tensor], Tensor],
+                on_token: Optional[Callable[[Tensor], Tensor]] = None
+                ) -> Feature:
+    """``feat`` in the same form with ``on_map`` applied to its feature
+    map and ``on_token`` (default ``on_map``) to its class token, if any.
+
+    The one place that knows the forms of :data:`Feature`: feature
+    perturbation, batch rows and concatenation go through it.
+
+    Raises:
+        TypeError: for anything but a feature map or a pair.
+    """
+    if isinstance(feat, Tensor):
+        return on_map(feat)
+    if is_feature_pair(feat):
+        return [on_map(feat[0]), (on_token or on_map)(feat[1])]
+    raise TypeError(
+        f'a backbone output is {_describe(feat)}; expected a feature map '
+        '(N, C, h, w) or a [feature map (N, C, h, w), class token (N, C)] '
+        'pair')
+
+
+def feature_map(feat: Feature) -> Tensor:
+    """The feature map ``(N, C, h, w)`` of one backbone output."""
+    return feat if isinstance(feat, Tensor) else \
+        map_feature(feat, lambda t: t)[0]
+
+
+def feature_rows(feats: Sequence[Feature], index) -> List[Feature]:
+    """The images ``index`` (dim 0) of every backbone output, pairs kept
+    as pairs (e.g. the labeled rows for the auxiliary heads)."""
+    return [map_feature(f, lambda t: t[index]) for f in feats]
+
+
+def _clean_and_dropped(feat: Feature, dropout: float) -> Feature:
+    """``cat([f, Dropout2d(dropout)(f)])`` on the feature map ``(N, C, h,
+    w)`` -> ``(2N, C, h, w)``; a class token is repeated, not dropped."""
+    return map_feature(
+        feat,
+        lambda m: torch.cat([m, F.dropout2d(m, dropout, training=True)]),
+        lambda t: torch.cat([t, t]))
+
+
 class _PerturbedFeatures(list):
     """Backbone features as the head sees them in the perturbation pass.
 
     Indexing feature ``i`` returns ``cat([f_i, Dropout2d(p)(f_i)])`` (clean
-    and perturbed halves of one batch), computed the first time the head
-    reads it. So exactly the features the head consumes are dropped, in the
-    order it reads them (``in_index`` order, then any direct reads such as
-    DepthwiseSeparableASPPHead's ``inputs[0]``), and the random draws are
-    those of dropping each of them once. The underlying list keeps the
-    clean features, so code that bypasses indexing meets a batch-size
-    mismatch instead of silently unperturbed features.
+    and perturbed halves of one batch; for a ``[map, cls_token]`` pair the
+    map is dropped and the token repeated), computed the first time the
+    head reads it. So exactly the features the head consumes are dropped,
+    in the order it reads them (``in_index`` order, then any direct reads
+    such as DepthwiseSeparableASPPHead's ``inputs[0]``), and the random
+    draws are those of dropping each of them once. The underlying list
+    keeps the clean features, so code that bypasses indexing meets a
+    batch-size mismatch instead of silently unperturbed features.
     """
 
-    def __init__(self, feats: Sequence[Tensor], dropout: float) -> None:
+    def __init__(self, feats: Sequence[Feature], dropout: float) -> None:
         super().__init__(feats)
         self._dropout = dropout
         self._doubled = {}
@@ -177,17 +291,16 @@ class _PerturbedFeatures(list):
             return [self[i] for i in range(*index.indices(len(self)))]
         index = self._index(index)
         if index not in self._doubled:
-            feat = super().__getitem__(index)
-            dropped = F.dropout2d(feat, self._dropout, training=True)
-            self._doubled[index] = torch.cat([feat, dropped])
+            self._doubled[index] = _clean_and_dropped(
+                super().__getitem__(index), self._dropout)
         return self._doubled[index]
 
-    def __iter__(self) -> Iterator[Tensor]:
+    def __iter__(self) -> Iterator[Feature]:
         return (self[i] for i in range(len(self)))
 
 
 def decode_with_perturbation(head: nn.Module,
-                             feats: Sequence[Tensor],
+                             feats: Sequence[Feature],
                              dropout: float = 0.5,
                              return_features: bool = False,
                              prefer: Sequence[str] = (),
@@ -202,8 +315,8 @@ def decode_with_perturbation(head: nn.Module,
 
     Args:
         head (nn.Module): A ``BaseDecodeHead``.
-        feats (Sequence[Tensor]): Backbone outputs, each ``(N, C_i, h_i,
-            w_i)``.
+        feats (Sequence[Feature]): Backbone outputs, each a map ``(N, C_i,
+            h_i, w_i)`` or a ``[map, cls_token]`` pair (:data:`Feature`).
         dropout (float): Channel-drop probability.
         return_features (bool): Also return the decoder features of the
             clean half, read as :func:`decode_with_features` reads them
@@ -309,7 +422,7 @@ def _capture_output(module: nn.Module) -> Iterator[List[Tensor]]:
 
 
 def decode_with_features(head: nn.Module,
-                         feats: Sequence[Tensor],
+                         feats: Sequence[Feature],
                          prefer: Sequence[str] = (),
                          return_extra: bool = False) -> tuple:
     """Logits and decoder features of one decode head forward.
@@ -336,7 +449,7 @@ def decode_with_features(head: nn.Module,
     return features, logits
 
 
-def _decode(head: nn.Module, feats: Sequence[Tensor],
+def _decode(head: nn.Module, feats: Sequence[Feature],
             prefer: Sequence[str]) -> Tuple[Tensor, Tensor, ExtraOutputs]:
     """Decoder features, logits and extra outputs of one head forward."""
     point = feature_point_module(head, prefer)
