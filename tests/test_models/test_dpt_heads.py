@@ -202,6 +202,7 @@ def test_v2_head_widths_and_parameters():
         channels=256, post_process_channels=[256, 512, 1024, 1024])
     head = _v2_head()
     assert head.dropout is None and head.align_corners
+    assert head.init_cfg is None  # PyTorch's default init, as the official
     with pytest.raises(ValueError, match='not both'):
         _v2_head(arch='small')
     with pytest.raises(ValueError, match="'tiny' is not one of"):
@@ -340,9 +341,9 @@ def test_stock_dpt_head_on_feature_maps_fails_at_build_time():
     """Bare maps would be taken apart along the batch by DPTHead."""
     cfg = _segmentor_cfg('stock_dpt', backbone=_vit(False))
     with pytest.raises(TypeError, match=r'UniMatch: decode head DPTHead '
-                       r'reads \[feature map, class token\] pairs.*'
+                       r'reads \[feature map, class token\] pairs; '
                        r'VisionTransformer gives feature maps.*'
-                       r'UniMatchV2DPTHead'):
+                       r'output_cls_token=True.*UniMatchV2DPTHead'):
         MODELS.build(dict(type='UniMatch', segmentor=cfg))
 
 

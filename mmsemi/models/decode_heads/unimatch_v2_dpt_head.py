@@ -106,8 +106,10 @@ class UniMatchV2DPTHead(BaseDecodeHead):
             Defaults to (0, 1, 2, 3).
         **kwargs: ``BaseDecodeHead`` arguments (``channels``, the fused
             width; ``num_classes``; ...). Defaults differing from
-            ``BaseDecodeHead``: ``dropout_ratio=0`` and
-            ``align_corners=True``, as the official model.
+            ``BaseDecodeHead``, as the official model: ``dropout_ratio=0``,
+            ``align_corners=True`` and ``init_cfg=None`` (PyTorch's
+            default initialisation of every conv, the classifier
+            included).
     """
 
     def __init__(self,
@@ -121,6 +123,7 @@ class UniMatchV2DPTHead(BaseDecodeHead):
             in_channels = [in_channels] * len(in_index)
         kwargs.setdefault('dropout_ratio', 0.0)
         kwargs.setdefault('align_corners', True)
+        kwargs.setdefault('init_cfg', None)
         super().__init__(in_channels=list(in_channels), in_index=in_index,
                          input_transform='multiple_select', **kwargs)
         if len(self.in_channels) != 4 or len(widths) != 4:

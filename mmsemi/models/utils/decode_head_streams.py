@@ -13,6 +13,13 @@ student:
 - :func:`check_segmentor`: the build-time check that a segmentor offers
   both.
 
+A backbone output is a feature map ``(N, C, h, w)`` or, from mmseg's
+``VisionTransformer`` with ``output_cls_token=True`` (what mmseg's
+``DPTHead`` reads), a ``[feature map, class token]`` pair
+(:data:`Feature`). Perturbation, batch rows (:func:`feature_rows`) and
+the feature map alone (:func:`feature_map`) all go through
+:func:`map_feature`, which keeps the pair a pair and drops only the map.
+
 Heads whose forward returns several outputs (mmseg's ``DAHead``:
 ``(pam_cam, pam, cam)``; ``EncHead`` with ``use_se_loss``: ``(seg, se)``)
 are used as stock mmseg uses them: the first output is the logits (their
@@ -134,11 +141,12 @@ def check_feature_form(segmentor: nn.Module, method: str) -> None:
         if isinstance(head, PAIR_HEADS) and not pairs:
             raise TypeError(
                 f'{method}: {role} {head_name} reads [feature map, class '
-                f'token] pairs, as mmseg\'s VisionTransformer gives them '
-                f'with output_cls_token=True and no neck; {source} gives '
-                'feature maps (N, C, h, w), which it would take apart '
-                'along the batch. Use that backbone setting, or '
-                'UniMatchV2DPTHead, which reads feature maps')
+                f'token] pairs; {source} gives feature maps (N, C, h, w), '
+                'which it would take apart along the batch (pairs come '
+                'from a backbone with output_cls_token=True, such as '
+                'mmseg\'s VisionTransformer, and no neck). Use that '
+                'backbone setting, or UniMatchV2DPTHead, which reads '
+                'feature maps')
         if pairs and not isinstance(head, PAIR_HEADS):
             raise TypeError(
                 f'{method}: {role} {head_name} reads feature maps (N, C, '
