@@ -409,3 +409,26 @@ def test_method_trains_on_dpt_student(method, student):
         sum(terms.values()).backward()
         optim.step()
     assert any(not torch.equal(a, p) for a, p in zip(before, params))
+
+
+@pytest.mark.parametrize('student', sorted(STUDENTS))
+@pytest.mark.parametrize('method', ['UniMatch', 'CorrMatch', 'U2PL'])
+def test_auxiliary_head_gets_the_labeled_rows(method, student):
+    """An auxiliary head of the decode head's kind (so it reads the same
+    feature form) gets the labeled rows of every output, class tokens
+    included: in eval mode its term equals the method's weight times the
+    stock ``EncoderDecoder.loss`` term on the labeled images alone."""
+    torch.manual_seed(0)
+    aux = STUDENTS[student][1]()
+    aux['loss_decode']['loss_weight'] = 0.4
+    cfg = _segmentor_cfg(student, auxiliary_head=aux)
+    model = MODELS.build(dict(type=method, segmentor=cfg,
+                              semi_train_cfg=METHODS[method])).eval()
+    inputs, samples = unimatch_batch(num_l=3, size=40)
+    losses = model.loss(inputs, samples)
+    with torch.no_grad():
+        stock = model.student.loss(inputs['sup'], samples['sup'])
+    weight = model.semi_train_cfg.get('sup_weight', 1.0)
+    assert stock['aux.loss_ce'] > 0
+    torch.testing.assert_close(losses['sup.aux.loss_ce'],
+                               weight * stock['aux.loss_ce'])
