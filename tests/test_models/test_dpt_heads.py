@@ -183,26 +183,37 @@ def test_v2_head_equals_the_official_forward(grid):
     assert expected.abs().max() > 0.1
 
 
-def test_v2_head_widths_and_parameters():
-    """``arch`` picks the official widths; no BN anywhere; the classifier
-    is the official last 1x1 conv."""
-    for arch, widths in DPT_WIDTHS.items():
-        head = MODELS.build(dict(type='UniMatchV2DPTHead', in_channels=384,
-                                 arch=arch, num_classes=21))
-        assert head.channels == widths['channels']
-        assert [p.out_channels for p in head.projects] == \
-            widths['post_process_channels']
-        assert head.conv_seg.in_channels == widths['channels']
-        assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
-                       for m in head.modules())
-    assert DPT_WIDTHS['small'] == dict(channels=64,
-                                       post_process_channels=[48, 96, 192,
-                                                              384])
-    assert DPT_WIDTHS['large'] == dict(
-        channels=256, post_process_channels=[256, 512, 1024, 1024])
+@pytest.mark.parametrize('arch,embed', [('small', 384), ('base', 768),
+                                        ('large', 1024)])
+def test_v2_head_has_the_official_parameters(arch, embed):
+    """``arch`` gives the official head of that DINOv2 size: every official
+    parameter but the unused ``refinenet4.resConfUnit1`` has a counterpart
+    of the same shape, and nothing else; no BN."""
+    widths = DPT_WIDTHS[arch]
+    head = MODELS.build(dict(type='UniMatchV2DPTHead', in_channels=embed,
+                             arch=arch, num_classes=21))
+    official = _OfficialDPT(21, embed, widths['channels'],
+                            widths['post_process_channels'])
+    expected = {_official_to_mmsemi(k): v.shape
+                for k, v in official.state_dict().items()
+                if not k.startswith('scratch.refinenet4.resConfUnit1.')}
+    assert {k: v.shape for k, v in head.state_dict().items()} == expected
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                   for m in head.modules())
+
+
+def test_v2_head_widths_and_defaults():
+    """The official widths (S/B/L) and defaults (no dropout before the
+    classifier, ``align_corners=True``, PyTorch's default init)."""
+    assert DPT_WIDTHS == {
+        'small': dict(channels=64, post_process_channels=[48, 96, 192, 384]),
+        'base': dict(channels=128,
+                     post_process_channels=[96, 192, 384, 768]),
+        'large': dict(channels=256,
+                      post_process_channels=[256, 512, 1024, 1024])}
     head = _v2_head()
     assert head.dropout is None and head.align_corners
-    assert head.init_cfg is None  # PyTorch's default init, as the official
+    assert head.init_cfg is None
     with pytest.raises(ValueError, match='not both'):
         _v2_head(arch='small')
     with pytest.raises(ValueError, match="'tiny' is not one of"):
