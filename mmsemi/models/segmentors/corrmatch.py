@@ -13,7 +13,8 @@ from ..decode_heads.correlation_head import CorrelationHead
 from ..losses.correlation_loss import CorrelationLoss
 from ..losses.masked_losses import masked_cross_entropy, masked_kl_div
 from ..utils.decode_head_streams import (decode_with_perturbation,
-                                         extra_rows, pixel_loss_by_feat,
+                                         extra_rows, feature_map,
+                                         feature_rows, pixel_loss_by_feat,
                                          split_head_output)
 from ..utils.dynamic_threshold import DynamicThreshold
 from ..utils.mixing import cutmix_boxes, mix
@@ -243,7 +244,7 @@ class CorrMatch(UniMatch):
         head = self.student.decode_head
         logits, logits_fp, extra = decode_with_perturbation(
             head, feats, dropout=cfg['fp_dropout'], return_extra=True)
-        c4 = feats[cfg['corr_in_index']]
+        c4 = feature_map(feats[cfg['corr_in_index']])
         corr = self.corr_head(c4)
         # The official model propagates logits upsampled to the image.
         logits_up = self.upsample_logits(logits, size)
@@ -257,7 +258,7 @@ class CorrMatch(UniMatch):
         feats_s = self.student.extract_feat(x_mix)
         logits_s = self.upsample_logits(
             split_head_output(head, head(feats_s))[0], size)
-        c4_s = feats_s[cfg['corr_in_index']]
+        c4_s = feature_map(feats_s[cfg['corr_in_index']])
         prop_s = self.corr_head.propagate(
             self.corr_head(c4_s), logits_s, c4_s.shape[-2:])
 
@@ -281,7 +282,8 @@ class CorrMatch(UniMatch):
         # 5. losses
         losses = self.add_prefix(
             self.scale_losses(
-                self.supervised_loss(logits_l, [f[:num_l] for f in feats],
+                self.supervised_loss(logits_l,
+                                     feature_rows(feats, slice(None, num_l)),
                                      data_samples['sup'],
                                      extra_rows(extra, slice(None, num_l))),
                 cfg['sup_weight']), 'sup')

@@ -10,7 +10,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType, OptMultiConfig
 
 from ..losses.masked_losses import masked_cross_entropy
-from ..utils.decode_head_streams import extra_rows
+from ..utils.decode_head_streams import extra_rows, feature_rows
 from ..utils.entropy_partition import drop_rate_at, reliable_mask
 from ..utils.mixing import cutmix_boxes, mix
 from ..utils.pseudo_label import (PseudoLabels, class_probabilities,
@@ -227,7 +227,8 @@ class U2PL(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
         feats, logits, rep, extra = self.student_forward(x_all)
         logits_l, logits_u = logits.split([num_l, num_u])
         losses = self.add_prefix(
-            self.supervised_loss(logits_l, [f[:num_l] for f in feats],
+            self.supervised_loss(logits_l,
+                                 feature_rows(feats, slice(None, num_l)),
                                  sup_samples,
                                  extra_rows(extra, slice(None, num_l))),
             'sup')

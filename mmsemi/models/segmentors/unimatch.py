@@ -9,7 +9,8 @@ from mmseg.registry import MODELS
 
 from ..losses.masked_losses import masked_cross_entropy
 from ..utils.decode_head_streams import (ExtraOutputs,
-                                         decode_with_perturbation, extra_rows)
+                                         decode_with_perturbation, extra_rows,
+                                         feature_rows)
 from ..utils.mixing import cutmix_boxes, mix
 from ..utils.pseudo_label import PseudoLabels, pseudo_labels_from_logits
 from .semi_base import SampleList, SemiBaseSegmentor
@@ -131,7 +132,8 @@ class UniMatch(SemiBaseSegmentor):
         self.record_pseudo_labels(x_w, pseudo, cfg['conf_thresh'])
 
         losses = self.supervised_loss(
-            logits[:num_l], [f[:num_l] for f in feats], data_samples['sup'],
+            logits[:num_l], feature_rows(feats, slice(None, num_l)),
+            data_samples['sup'],
             extra_rows(extra_outputs, slice(None, num_l)))
         losses = self.add_prefix(self.scale_losses(losses, cfg['sup_weight']),
                                  'sup')

@@ -13,6 +13,13 @@ student:
 - :func:`check_segmentor`: the build-time check that a segmentor offers
   both.
 
+A backbone output is a feature map ``(N, C, h, w)`` or, from mmseg's
+``VisionTransformer`` with ``output_cls_token=True`` (what mmseg's
+``DPTHead`` reads), a ``[feature map, class token]`` pair
+(:data:`Feature`). Perturbation, batch rows (:func:`feature_rows`) and
+the feature map alone (:func:`feature_map`) all go through
+:func:`map_feature`, which keeps the pair a pair and drops only the map.
+
 Heads whose forward returns several outputs (mmseg's ``DAHead``:
 ``(pam_cam, pam, cam)``; ``EncHead`` with ``use_se_loss``: ``(seg, se)``)
 are used as stock mmseg uses them: the first output is the logits (their
@@ -21,15 +28,16 @@ are used as stock mmseg uses them: the first output is the logits (their
 """
 import contextlib
 from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
-                    Tuple)
+                    Tuple, Union)
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmseg.models.decode_heads import (Mask2FormerHead, MaskFormerHead,
-                                      PIDHead, SideAdapterCLIPHead)
+from mmseg.models.decode_heads import (DPTHead, Mask2FormerHead,
+                                      MaskFormerHead, PIDHead,
+                                      SideAdapterCLIPHead)
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 
 #: Outputs of a decode head forward besides its logits (each with the
@@ -59,7 +67,8 @@ def check_segmentor(segmentor: nn.Module, method: str) -> None:
     ``cls_seg``) as ``decode_head``. Refused here, at build time, each with
     its reason: cascade segmentors (a list of heads), the heads of
     :data:`UNSUPPORTED_HEADS` (mask classification, PIDNet), other heads
-    outside ``BaseDecodeHead`` and heads without a classifier.
+    outside ``BaseDecodeHead``, heads without a classifier, and heads fed
+    another feature form than they read (:func:`check_feature_form`).
     """
     name = type(segmentor).__name__
     missing = [attr for attr in ('extract_feat', 'decode_head')
@@ -91,6 +100,59 @@ def check_segmentor(segmentor: nn.Module, method: str) -> None:
             f'{method}: decode head {head_name} has no cls_seg '
             'classifier with a conv_seg Conv2d; the methods read decoder '
             'features at its input')
+    check_feature_form(segmentor, method)
+
+
+#: Stock heads that read ``[feature map, class token]`` pairs; every other
+#: head reads feature maps.
+PAIR_HEADS = (DPTHead, )
+
+
+def backbone_gives_pairs(segmentor: nn.Module) -> bool:
+    """Whether ``segmentor.extract_feat`` returns ``[map, cls_token]``
+    pairs: a backbone declaring ``output_cls_token=True`` (mmseg's
+    ``VisionTransformer``) and no neck (mmseg's necks return maps)."""
+    return not getattr(segmentor, 'with_neck', False) and bool(
+        getattr(getattr(segmentor, 'backbone', None), 'output_cls_token',
+                False))
+
+
+def _heads(segmentor: nn.Module) -> List[Tuple[str, nn.Module]]:
+    """``(role, head)`` of the decode head and every auxiliary head."""
+    heads = [('decode head', segmentor.decode_head)]
+    aux = getattr(segmentor, 'auxiliary_head', None)
+    if aux is not None:
+        heads += [('auxiliary head', h) for h in
+                  (aux if isinstance(aux, nn.ModuleList) else [aux])]
+    return heads
+
+
+def check_feature_form(segmentor: nn.Module, method: str) -> None:
+    """Raise when a head reads another feature form than the backbone
+    gives: mmseg's ``DPTHead`` on feature maps (it would take the batch
+    apart as ``[map, cls_token]``), or a map-reading head on mmseg ViT's
+    ``[map, cls_token]`` pairs."""
+    pairs = backbone_gives_pairs(segmentor)
+    source = type(getattr(segmentor, 'backbone', segmentor)).__name__
+    if getattr(segmentor, 'with_neck', False):
+        source += f' + neck {type(segmentor.neck).__name__}'
+    for role, head in _heads(segmentor):
+        head_name = type(head).__name__
+        if isinstance(head, PAIR_HEADS) and not pairs:
+            raise TypeError(
+                f'{method}: {role} {head_name} reads [feature map, class '
+                f'token] pairs; {source} gives feature maps (N, C, h, w), '
+                'which it would take apart along the batch (pairs come '
+                'from a backbone with output_cls_token=True, such as '
+                'mmseg\'s VisionTransformer, and no neck). Use that '
+                'backbone setting, or UniMatchV2DPTHead, which reads '
+                'feature maps')
+        if pairs and not isinstance(head, PAIR_HEADS):
+            raise TypeError(
+                f'{method}: {role} {head_name} reads feature maps (N, C, '
+                f'h, w); {source} gives [feature map, class token] pairs '
+                '(output_cls_token=True). Set output_cls_token=False, or '
+                'use a head that reads pairs (mmseg\'s DPTHead)')
 
 
 def split_head_output(head: nn.Module, out) -> Tuple[Tensor, ExtraOutputs]:
@@ -148,6 +210,55 @@ def pixel_loss_by_feat(head: BaseDecodeHead, logits: Tensor,
     return BaseDecodeHead.loss_by_feat(head, logits, samples)
 
 
+#: One backbone output as a decode head reads it: a feature map
+#: ``(N, C, h, w)``, or the ``[feature map (N, C, h, w), class token
+#: (N, C)]`` pair of mmseg's ``VisionTransformer`` with
+#: ``output_cls_token=True`` (what mmseg's ``DPTHead`` reads).
+Feature = Union[Tensor, List[Tensor]]
+
+
+def is_feature_pair(feat) -> bool:
+    """Whether ``feat`` is a ``[map (N, C, h, w), cls_token (N, C)]``
+    pair."""
+    return isinstance(feat, (list, tuple)) and len(feat) == 2 and \
+        all(isinstance(t, Tensor) for t in feat) and \
+        feat[0].dim() == 4 and feat[1].dim() == 2
+
+
+def map_feature(feat: Feature, on_map: Callable[[Tensor], Tensor],
+                on_token: Optional[Callable[[Tensor], Tensor]] = None
+                ) -> Feature:
+    """``feat`` in the same form with ``on_map`` applied to its feature
+    map and ``on_token`` (default ``on_map``) to its class token, if any.
+
+    The one place that knows the forms of :data:`Feature`: feature
+    perturbation, batch rows and concatenation go through it.
+
+    Raises:
+        TypeError: for anything but a feature map or a pair.
+    """
+    if isinstance(feat, Tensor):
+        return on_map(feat)
+    if is_feature_pair(feat):
+        return [on_map(feat[0]), (on_token or on_map)(feat[1])]
+    raise TypeError(
+        f'a backbone output is {_describe(feat)}; expected a feature map '
+        '(N, C, h, w) or a [feature map (N, C, h, w), class token (N, C)] '
+        'pair')
+
+
+def feature_map(feat: Feature) -> Tensor:
+    """The feature map ``(N, C, h, w)`` of one backbone output."""
+    return feat if isinstance(feat, Tensor) else \
+        map_feature(feat, lambda t: t)[0]
+
+
+def feature_rows(feats: Sequence[Feature], index) -> List[Feature]:
+    """The images ``index`` (dim 0) of every backbone output, pairs kept
+    as pairs (e.g. the labeled rows for the auxiliary heads)."""
+    return [map_feature(f, lambda t: t[index]) for f in feats]
+
+
 class _HeadReadFeatures(list):
     """Backbone features, each transformed when the decode head reads it.
 
@@ -155,12 +266,12 @@ class _HeadReadFeatures(list):
     time the head reads it. So exactly the features the head consumes are
     transformed, in the order it reads them (``in_index`` order, then any
     direct reads such as DepthwiseSeparableASPPHead's ``inputs[0]``), and
-    random draws happen once per feature. The underlying list keeps the
-    untransformed features.
+    random draws happen once per feature read. The underlying list keeps
+    the untransformed features.
     """
 
-    def __init__(self, feats: Sequence[Tensor],
-                 transform: Callable[[Tensor], Tensor]) -> None:
+    def __init__(self, feats: Sequence[Feature],
+                 transform: Callable[[Feature], Feature]) -> None:
         super().__init__(feats)
         self._transform = transform
         self._read = {}
@@ -180,23 +291,23 @@ class _HeadReadFeatures(list):
             self._read[index] = self._transform(super().__getitem__(index))
         return self._read[index]
 
-    def __iter__(self) -> Iterator[Tensor]:
+    def __iter__(self) -> Iterator[Feature]:
         return (self[i] for i in range(len(self)))
 
 
-def _clean_and_dropped(dropout: float) -> Callable[[Tensor], Tensor]:
-    """``f -> cat([f, Dropout2d(dropout)(f)])``: clean and perturbed halves
-    of one batch (so code that bypasses indexing meets a batch-size
-    mismatch instead of silently unperturbed features)."""
-
-    def transform(feat: Tensor) -> Tensor:
-        return torch.cat([feat, F.dropout2d(feat, dropout, training=True)])
-
-    return transform
+def _clean_and_dropped(dropout: float) -> Callable[[Feature], Feature]:
+    """``f -> cat([f, Dropout2d(dropout)(f)])`` on the feature map ``(N, C,
+    h, w) -> (2N, C, h, w)``: clean and perturbed halves of one batch (code
+    that bypasses indexing meets a batch-size mismatch instead of silently
+    unperturbed features); a class token is repeated, not dropped."""
+    return lambda feat: map_feature(
+        feat,
+        lambda m: torch.cat([m, F.dropout2d(m, dropout, training=True)]),
+        lambda t: torch.cat([t, t]))
 
 
 def decode_with_perturbation(head: nn.Module,
-                             feats: Sequence[Tensor],
+                             feats: Sequence[Feature],
                              dropout: float = 0.5,
                              return_features: bool = False,
                              prefer: Sequence[str] = (),
@@ -211,8 +322,8 @@ def decode_with_perturbation(head: nn.Module,
 
     Args:
         head (nn.Module): A ``BaseDecodeHead``.
-        feats (Sequence[Tensor]): Backbone outputs, each ``(N, C_i, h_i,
-            w_i)``.
+        feats (Sequence[Feature]): Backbone outputs, each a map ``(N, C_i,
+            h_i, w_i)`` or a ``[map, cls_token]`` pair (:data:`Feature`).
         dropout (float): Channel-drop probability.
         return_features (bool): Also return the decoder features of the
             clean half, read as :func:`decode_with_features` reads them
@@ -318,7 +429,7 @@ def _capture_output(module: nn.Module) -> Iterator[List[Tensor]]:
 
 
 def decode_with_features(head: nn.Module,
-                         feats: Sequence[Tensor],
+                         feats: Sequence[Feature],
                          prefer: Sequence[str] = (),
                          return_extra: bool = False) -> tuple:
     """Logits and decoder features of one decode head forward.
@@ -345,7 +456,7 @@ def decode_with_features(head: nn.Module,
     return features, logits
 
 
-def _decode(head: nn.Module, feats: Sequence[Tensor],
+def _decode(head: nn.Module, feats: Sequence[Feature],
             prefer: Sequence[str]) -> Tuple[Tensor, Tensor, ExtraOutputs]:
     """Decoder features, logits and extra outputs of one head forward."""
     point = feature_point_module(head, prefer)
@@ -362,23 +473,25 @@ def _decode(head: nn.Module, feats: Sequence[Tensor],
     return captured[0], logits, extra
 
 
-def decode_with_channel_masks(head: nn.Module, feats: Sequence[Tensor],
+def decode_with_channel_masks(head: nn.Module, feats: Sequence[Feature],
                               mask_for: Callable[[int], Tensor]) -> Tensor:
-    """Logits ``(N, K, h, w)`` of the head's forward with every feature it
-    reads scaled per image and channel (UniMatch V2's complementary
-    dropout).
+    """Logits ``(N, K, h, w)`` of the head's forward with every feature map
+    it reads scaled per image and channel (UniMatch V2's complementary
+    dropout; a class token is left as it is).
 
     Args:
         head (nn.Module): A ``BaseDecodeHead``.
-        feats (Sequence[Tensor]): Backbone outputs, each ``(N, C_i, h_i,
-            w_i)``.
+        feats (Sequence[Feature]): Backbone outputs, maps ``(N, C_i, h_i,
+            w_i)`` or ``[map, cls_token]`` pairs.
         mask_for (Callable[[int], Tensor]): Gives the ``(N, C)`` mask of a
-            feature with ``C`` channels.
+            feature map with ``C`` channels.
     """
 
-    def transform(feat: Tensor) -> Tensor:
-        mask = mask_for(feat.shape[1]).to(feat.dtype)
-        return feat * mask[:, :, None, None]
+    def masked(feat: Feature) -> Feature:
+        return map_feature(
+            feat, lambda m: m * mask_for(m.shape[1]).to(m.dtype)[:, :, None,
+                                                                None],
+            lambda t: t)
 
     return split_head_output(head, head(_HeadReadFeatures(feats,
-                                                          transform)))[0]
+                                                          masked)))[0]
