@@ -383,6 +383,7 @@ def test_map_heads_on_feature_pairs_fail_at_build_time():
 #: method -> semi_train_cfg with its confidence thresholds at 0
 METHODS = {
     'UniMatch': dict(conf_thresh=0.0),
+    'UniMatchV2': dict(conf_thresh=0.0),
     'RankMatch': dict(conf_thresh=0.0, rank_loss=dict(num_agents=8)),
     'CorrMatch': dict(fixed_thresh=0.0),
     'U2PL': dict(max_iters=10, alpha0=0.0, contrast=dict(
