@@ -3,8 +3,8 @@
 # Python 3.11 with torch 2.13.0 + torchvision 0.28.0 on CPU). Installs into
 # the current Python environment (activate a venv/conda env first if you want
 # isolation); steps that are already satisfied return in seconds, so
-# re-running is cheap. Downloads and built wheels are cached by pip outside
-# the clone (~/.cache/pip, or PIP_CACHE_DIR).
+# re-running is cheap. pip caches the built mmcv wheel, and downloads where
+# the index allows it, outside the clone (~/.cache/pip, or PIP_CACHE_DIR).
 #
 #   bash tools/setup_env.sh
 #
