@@ -141,3 +141,25 @@ def test_cli_output_loads_through_init_cfg(tmp_path):
     for feat, tokens in zip(feats, expected):
         torch.testing.assert_close(feat, tokens_to_maps(tokens, 56, 56),
                                    rtol=1e-5, atol=1e-5)
+
+
+def test_dinov2_small_at_518_equals_official():
+    """Full DINOv2-S (384-d, 12 blocks, 6 heads, 37x37 grid) on random
+    weights: (1, 3, 518, 518) -> taps 2, 5, 8, 11 equal the official
+    ``get_intermediate_layers(norm=True)``, each (1, 384, 37, 37)."""
+    ref = randomize_(OfficialDinoViT(img_size=518, dim=384, depth=12,
+                                     num_heads=6, mlp_ratio=4)).eval()
+    model = MODELS.build(dict(type='DINOv2', arch='small')).eval()
+    model.vit.load_state_dict(load_converter().convert(ref.state_dict()),
+                              strict=True)
+    # float64: at this width float32 rounding of the two attention
+    # implementations alone reaches 1e-4.
+    ref, model = ref.double(), model.double()
+    x = torch.randn(1, 3, 518, 518, dtype=torch.float64)
+    with torch.no_grad():
+        expected = ref.get_intermediate_layers(x, (2, 5, 8, 11), norm=True)
+        feats = model(x)
+    for feat, tokens in zip(feats, expected):
+        assert tuple(feat.shape) == (1, 384, 37, 37)
+        torch.testing.assert_close(feat, tokens_to_maps(tokens, 518, 518),
+                                   rtol=1e-7, atol=1e-7)
