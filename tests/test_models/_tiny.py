@@ -68,3 +68,21 @@ def to_device(inputs, samples, device):
     return ({b: x.to(device) for b, x in inputs.items()},
             {b: [s.to(device) for s in branch]
              for b, branch in samples.items()})
+
+
+#: method -> semi_train_cfg with its confidence thresholds at 0 and its
+#: sampling sizes fit for tiny students
+METHODS_AT_THRESHOLD_0 = {
+    'UniMatch': dict(conf_thresh=0.0),
+    'UniMatchV2': dict(conf_thresh=0.0),
+    'RankMatch': dict(conf_thresh=0.0, rank_loss=dict(num_agents=8)),
+    'CorrMatch': dict(fixed_thresh=0.0),
+    'U2PL': dict(max_iters=10, alpha0=0.0, contrast=dict(
+        queue_length=64, num_queries=8, num_negatives=4,
+        low_entropy_threshold=20)),
+    'CSS': dict(iters_per_epoch=5, strong_branch='unsup_strong1',
+                unsup_threshold=0.0, weak_threshold=0.0,
+                rep_head=dict(type='ProjectionHead', channels=8,
+                              out_channels=8, dropout_ratio=0.0),
+                contrast=dict(num_anchors=8, num_negatives=4)),
+}

@@ -91,6 +91,26 @@ def test_every_tap_is_normalised_by_the_final_norm():
                               .reshape(2, 32, 4, 4))
 
 
+def test_output_cls_token_gives_pairs_of_the_same_map():
+    """``output_cls_token=True``: ``[map, token]`` per tap, the map equal
+    to the bare tap and the token the normalised class token."""
+    bare = tiny()
+    paired = tiny(output_cls_token=True)
+    paired.load_state_dict(bare.state_dict())
+    x = torch.randn(2, 3, 56, 56)
+    with torch.no_grad():
+        maps, pairs = bare(x), paired(x)
+        paired.vit.out_type = 'raw'
+        raw = paired.vit(x)
+    for index, (feat, (fmap, token)) in enumerate(zip(maps, pairs)):
+        assert torch.equal(fmap, feat)
+        expected = raw[index] if index == len(maps) - 1 else \
+            paired.vit.ln1(raw[index])
+        torch.testing.assert_close(token, expected[:, 0], rtol=1e-5,
+                                   atol=1e-5)
+    assert paired.output_cls_token and not bare.output_cls_token
+
+
 def test_pos_embed_mmpretrain_mode_equals_mmpretrain_forward():
     """With ``pos_embed_interp='mmpretrain'`` the last tap equals
     mmpretrain's own featmap output at a new size (70x84: 5x6 grid)."""

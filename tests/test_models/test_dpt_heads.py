@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 import mmsemi.models  # noqa: F401
-from _tiny import NUM_CLASSES, TINY_SEGMENTOR, unimatch_batch
+from _tiny import (METHODS_AT_THRESHOLD_0 as METHODS, NUM_CLASSES,
+                   TINY_SEGMENTOR, unimatch_batch)
 from mmsemi.models.decode_heads.unimatch_v2_dpt_head import DPT_WIDTHS
 from mmsemi.models.utils import (check_segmentor, decode_with_features,
                                  decode_with_perturbation)
@@ -380,23 +381,6 @@ def test_map_heads_on_feature_pairs_fail_at_build_time():
 
 # ----------------------------------------------------------------------
 # every method, two steps
-#: method -> semi_train_cfg with its confidence thresholds at 0
-METHODS = {
-    'UniMatch': dict(conf_thresh=0.0),
-    'UniMatchV2': dict(conf_thresh=0.0),
-    'RankMatch': dict(conf_thresh=0.0, rank_loss=dict(num_agents=8)),
-    'CorrMatch': dict(fixed_thresh=0.0),
-    'U2PL': dict(max_iters=10, alpha0=0.0, contrast=dict(
-        queue_length=64, num_queries=8, num_negatives=4,
-        low_entropy_threshold=20)),
-    'CSS': dict(iters_per_epoch=5, strong_branch='unsup_strong1',
-                unsup_threshold=0.0, weak_threshold=0.0,
-                rep_head=dict(type='ProjectionHead', channels=8,
-                              out_channels=8, dropout_ratio=0.0),
-                contrast=dict(num_anchors=8, num_negatives=4)),
-}
-
-
 @pytest.mark.parametrize('student', sorted(STUDENTS))
 @pytest.mark.parametrize('method', sorted(METHODS))
 def test_method_trains_on_dpt_student(method, student):

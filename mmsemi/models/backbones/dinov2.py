@@ -118,6 +118,9 @@ class DINOv2(BaseModule):
         frozen: freeze the encoder: no parameter requires grad, the module
             stays in eval mode under ``train()`` and the forward runs without
             autograd (UniMatch V2's ``lock_backbone`` for small GPUs).
+        output_cls_token: return ``[map, cls_token (N, C)]`` pairs (the
+            token normalised like the map), the form mmseg's ``DPTHead``
+            reads, instead of bare maps (UniMatch V2's DPT head).
         vit_cfg: further keyword arguments for mmpretrain's
             ``VisionTransformer`` (e.g. ``drop_path_rate``).
         init_cfg: initialisation of the transformer, e.g.
@@ -129,7 +132,8 @@ class DINOv2(BaseModule):
     Shapes:
         input: (N, 3, H, W) with H and W multiples of ``patch_size``.
         output: a tuple of ``len(out_indices)`` maps of shape
-        (N, C, H / patch_size, W / patch_size), C = ``embed_dims``.
+        (N, C, H / patch_size, W / patch_size), C = ``embed_dims`` (with
+        ``output_cls_token``: ``[map, cls_token (N, C)]`` pairs).
     """
 
     def __init__(self,
@@ -141,6 +145,7 @@ class DINOv2(BaseModule):
                  pos_embed_interp: str = 'dinov2',
                  interpolate_offset: float = 0.1,
                  frozen: bool = False,
+                 output_cls_token: bool = False,
                  vit_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=None)
@@ -165,6 +170,7 @@ class DINOv2(BaseModule):
         self.pos_embed_interp = pos_embed_interp
         self.interpolate_offset = interpolate_offset
         self.frozen = frozen
+        self.output_cls_token = output_cls_token
 
         try:
             import mmpretrain.models  # noqa: F401  (registers the ViT)
@@ -240,8 +246,10 @@ class DINOv2(BaseModule):
         for index, layer in enumerate(vit.layers[:max(self.out_indices) + 1]):
             tokens = layer(tokens)
             if index in self.out_indices:
-                patches = vit.ln1(tokens)[:, 1:]
-                taps[index] = patches.transpose(1, 2).reshape(
+                normed = vit.ln1(tokens)
+                taps[index] = normed[:, 1:].transpose(1, 2).reshape(
                     batch, -1, *grid).contiguous()
+                if self.output_cls_token:
+                    taps[index] = [taps[index], normed[:, 0]]
         return tuple(taps[i] for i in self.out_indices)
 
