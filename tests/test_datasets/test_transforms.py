@@ -41,8 +41,8 @@ def _results(h=12, w=16, seed=0):
 # --------------------------------------------------------------- registry
 @pytest.mark.parametrize('name', [
     'MultiBranch', 'LoadUnlabeledAnnotations', 'CheckSegLabel',
-    'PackSemiSegInputs', 'RandomRelativeResize', 'StrongColorJitter',
-    'StrongRandomGrayscale', 'StrongGaussianBlur'
+    'PackSemiSegInputs', 'RandomRelativeResize', 'ResizeToNearestMultiple',
+    'StrongColorJitter', 'StrongRandomGrayscale', 'StrongGaussianBlur'
 ])
 def test_registered_in_mmseg(name):
     assert TRANSFORMS.get(name) is not None
@@ -404,3 +404,21 @@ def test_check_seg_label():
     msg = str(err.value)
     assert 'labels/a.png' in msg and 'x.jpg' in msg
     assert '(6, 7)' in msg and '(5, 7)' in msg
+
+
+@pytest.mark.parametrize('hw,out_hw', [((500, 375), (504, 378)),
+                                       ((366, 500), (364, 504)),
+                                       ((7, 20), (14, 14)),
+                                       ((21, 28), (28, 28))])
+def test_resize_to_nearest_multiple(hw, out_hw):
+    """UniMatch V2's ``int(x / 14 + 0.5) * 14`` per side (halves up, at
+    least one patch); the label keeps its original size."""
+    from mmsemi.datasets.transforms import ResizeToNearestMultiple
+    img = np.random.default_rng(0).integers(0, 255, (*hw, 3), np.uint8)
+    label = np.zeros(hw, np.uint8)
+    out = ResizeToNearestMultiple(14).transform(
+        dict(img=img, gt_seg_map=label, seg_fields=['gt_seg_map']))
+    assert out['img'].shape == (*out_hw, 3)
+    assert out['img_shape'] == out_hw
+    assert out['gt_seg_map'].shape == hw
+    assert out['scale_factor'] == (out_hw[1] / hw[1], out_hw[0] / hw[0])

@@ -1,6 +1,6 @@
 # Copyright (c) mmsemi contributors. All rights reserved.
 from .formatting import PackSemiSegInputs
-from .geometric import RandomRelativeResize
+from .geometric import RandomRelativeResize, ResizeToNearestMultiple
 from .loading import CheckSegLabel, LoadUnlabeledAnnotations
 from .multi_branch import MultiBranch
 from .photometric import (StrongColorJitter, StrongGaussianBlur,
@@ -8,6 +8,6 @@ from .photometric import (StrongColorJitter, StrongGaussianBlur,
 
 __all__ = [
     'MultiBranch', 'LoadUnlabeledAnnotations', 'CheckSegLabel',
-    'PackSemiSegInputs', 'RandomRelativeResize', 'StrongColorJitter',
-    'StrongRandomGrayscale', 'StrongGaussianBlur'
+    'PackSemiSegInputs', 'RandomRelativeResize', 'ResizeToNearestMultiple',
+    'StrongColorJitter', 'StrongRandomGrayscale', 'StrongGaussianBlur'
 ]

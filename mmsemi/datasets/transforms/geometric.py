@@ -2,6 +2,7 @@
 """Geometric transforms of the UniMatch family."""
 from typing import Tuple
 
+import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
 
@@ -84,3 +85,50 @@ class RandomRelativeResize(BaseTransform):
         return (f'{self.__class__.__name__}(ratio_range={self.ratio_range}, '
                 f"interpolation='{self.interpolation}', "
                 f"backend='{self.backend}')")
+
+
+def nearest_multiple(size: int, divisor: int) -> int:
+    """``size`` rounded to the nearest multiple of ``divisor`` (halves
+    up, at least ``divisor``): UniMatch V2's ``int(h / 14 + 0.5) * 14``."""
+    return max(divisor, int(size / divisor + 0.5) * divisor)
+
+
+@TRANSFORMS.register_module()
+class ResizeToNearestMultiple(BaseTransform):
+    """Resize the image (not the label) so that both sides are the nearest
+    multiple of ``divisor``, as UniMatch V2 evaluates at "original size"
+    with a patch-14 ViT. mmseg resizes the predictions back to the original
+    shape, where the metric compares them with the untouched label.
+
+    mmseg's ``ResizeToMultiple`` rounds up instead and resizes the label
+    too.
+
+    Required keys: ``img``. Modified keys: ``img``, ``img_shape``,
+    ``scale_factor``.
+
+    Args:
+        divisor (int): The multiple, the ViT's patch size. Defaults to 14.
+        interpolation (str): cv2 interpolation of ``mmcv.imresize``.
+            Defaults to 'bilinear'.
+    """
+
+    def __init__(self, divisor: int = 14,
+                 interpolation: str = 'bilinear') -> None:
+        if divisor < 1:
+            raise ValueError(f'divisor must be >= 1; got {divisor}')
+        self.divisor = divisor
+        self.interpolation = interpolation
+
+    def transform(self, results: dict) -> dict:
+        height, width = results['img'].shape[:2]
+        new_h = nearest_multiple(height, self.divisor)
+        new_w = nearest_multiple(width, self.divisor)
+        results['img'] = mmcv.imresize(results['img'], (new_w, new_h),
+                                       interpolation=self.interpolation)
+        results['img_shape'] = (new_h, new_w)
+        results['scale_factor'] = (new_w / width, new_h / height)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(divisor={self.divisor}, '
+                f'interpolation={self.interpolation!r})')
