@@ -28,6 +28,9 @@ Layouts (``root`` is the folder that holds ``VOCdevkit``, ``cityscapes``,
   validation}/ADE_{train,val}_%08d.{jpg,png}``.
 * ``coco_stuff``: ``coco_stuff164k/{images,annotations}/{train2017,val2017}/
   %012d.jpg`` and ``%012d_labelTrainIds.png``.
+* ``coco``: UniMatch's COCO, ``coco/{train2017,val2017}/%012d.jpg`` and the
+  81-class semantic masks ``coco/masks/%012d.png`` (0 background, 255 not
+  annotated).
 """
 import os
 import os.path as osp
@@ -39,7 +42,8 @@ from PIL import Image
 
 from .splits import write_split_dir
 
-LAYOUTS = ('voc_mmseg', 'voc_merged', 'cityscapes', 'ade20k', 'coco_stuff')
+LAYOUTS = ('voc_mmseg', 'voc_merged', 'cityscapes', 'ade20k', 'coco_stuff',
+           'coco')
 
 #: Split directories the shipped configs read, per split family.
 VOC_CLASSIC_SPLITS = ('92', '183', '366', '732', '1464', 'u2pl_92',
@@ -265,16 +269,34 @@ def write_coco_stuff(root: str, seed: int = 0,
     return coco
 
 
+def write_coco(root: str, seed: int = 0,
+               size: Tuple[int, int] = (72, 96)) -> str:
+    """UniMatch's COCO layout (81 classes); returns ``<root>/coco``."""
+    coco = osp.join(root, 'coco')
+    names = dict(train2017=[f'{i:012d}' for i in (9, 25, 30, 34, 36, 42)],
+                 val2017=[f'{i:012d}' for i in (139, 285)])
+    writer = _Writer(seed, size)
+    for subset, subset_names in names.items():
+        for name in subset_names:
+            image, label = writer.sample(num_classes=81)
+            _write_image(osp.join(coco, subset, name + '.jpg'), image)
+            _write_label(osp.join(coco, 'masks', name + '.png'), label)
+    _write_splits(osp.join(root, 'splits', 'coco'), FRACTION_SPLITS,
+                  names['train2017'], names['train2017'], num_labeled=2)
+    return coco
+
+
 _WRITERS = dict(
     voc_mmseg=lambda root, seed: write_voc(root, merged=False, seed=seed),
     voc_merged=lambda root, seed: write_voc(root, merged=True, seed=seed),
     cityscapes=write_cityscapes,
     ade20k=write_ade20k,
-    coco_stuff=write_coco_stuff)
+    coco_stuff=write_coco_stuff,
+    coco=write_coco)
 
 
 def write_mini_datasets(root: str, layouts: Sequence[str] = (
-        'voc_mmseg', 'cityscapes', 'ade20k', 'coco_stuff'),
+        'voc_mmseg', 'cityscapes', 'ade20k', 'coco_stuff', 'coco'),
                         seed: int = 0) -> Dict[str, str]:
     """Write the named layouts below ``root`` (one VOC layout at a time:
     both use ``VOCdevkit``); returns ``{layout: data root}``."""

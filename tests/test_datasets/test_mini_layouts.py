@@ -92,3 +92,52 @@ def test_both_voc_layouts_in_one_root_are_refused(tmp_path):
         write_mini_datasets(str(tmp_path), ['pascal'])
     assert set(LAYOUTS) >= {'voc_mmseg', 'voc_merged', 'cityscapes',
                             'ade20k', 'coco_stuff'}
+
+
+def _loaded_label(dataset, index, reduce_zero_label):
+    from mmseg.datasets.transforms import LoadAnnotations
+    results = LoadAnnotations(reduce_zero_label=reduce_zero_label)(
+        dict(dataset.get_data_info(index)))
+    return results['gt_seg_map']
+
+
+@pytest.mark.parametrize('entries', ['names', 'unimatch_lines'])
+def test_semi_ade20k_and_coco_read_both_split_formats(tmp_path, entries):
+    """Names (what tools/dataset_converters/import_splits.py writes) and
+    UniMatch V2's own ``image label`` lines name the same files; ADE20K's
+    "other" (0) becomes the ignore index, COCO's labels are 0-80."""
+    roots = write_mini_datasets(str(tmp_path), ['ade20k', 'coco'])
+    names = read_names(str(tmp_path / 'splits' / 'ade20k' / '1_16' /
+                           'labeled.txt'))
+    coco_names = read_names(str(tmp_path / 'splits' / 'coco' / '1_32' /
+                                'labeled.txt'))
+    if entries == 'unimatch_lines':
+        ade_lines = [f'images/training/{n}.jpg annotations/training/{n}.png'
+                     for n in names]
+        coco_lines = [f'train2017/{n}.jpg masks/{n}.png' for n in coco_names]
+    else:
+        ade_lines, coco_lines = names, coco_names
+    (tmp_path / 'ade.txt').write_text('\n'.join(ade_lines) + '\n')
+    (tmp_path / 'coco.txt').write_text('\n'.join(coco_lines) + '\n')
+
+    ade = _build(dict(
+        type='SemiADE20KDataset', data_root=roots['ade20k'],
+        split_file=str(tmp_path / 'ade.txt'),
+        data_prefix=dict(img_path='images/training',
+                         seg_map_path='annotations/training')))
+    assert [osp.basename(ade.get_data_info(i)['img_path'])
+            for i in range(len(ade))] == [n + '.jpg' for n in names]
+    assert len(ade.metainfo['classes']) == 150
+    raw = np.array(Image.open(ade.get_data_info(0)['seg_map_path']))
+    reduced = _loaded_label(ade, 0, reduce_zero_label=True)
+    assert (reduced[raw == 0] == 255).all()
+    assert np.array_equal(reduced[raw > 0], raw[raw > 0] - 1)
+
+    coco = _build(dict(
+        type='SemiCOCODataset', data_root=roots['coco'],
+        split_file=str(tmp_path / 'coco.txt'),
+        data_prefix=dict(img_path='train2017', seg_map_path='masks')))
+    assert len(coco) == len(coco_names)
+    assert len(coco.metainfo['classes']) == 81
+    label = _loaded_label(coco, 0, reduce_zero_label=False)
+    assert set(np.unique(label)) <= set(range(81)) | {255}
