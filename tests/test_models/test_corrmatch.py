@@ -11,6 +11,7 @@ from mmseg.registry import MODELS
 
 import mmsemi.models  # noqa: F401
 import mmsemi.models.segmentors.corrmatch as corrmatch_module
+from _head_oracles import official_forward_with_perturbation
 from _tiny import NUM_CLASSES, tiny_segmentor_cfg, to_device, unimatch_batch
 
 # 33 = 8 * 4 + 1: c1 is 9x9 and c4 5x5, as for the official 321/513/801
@@ -107,8 +108,8 @@ def _official_step(student, corr_head, inputs, samples, box, rows, tau0,
     # 3. weak joint pass, 4. strong pass (train mode)
     student.train()
     feats = student.extract_feat(torch.cat([x_l, x_w]))
-    preds, preds_fp = student.decode_head.forward_with_perturbation(
-        feats, 0.5)
+    preds, preds_fp = official_forward_with_perturbation(
+        student.decode_head, feats, 0.5)
     corr = corr_head(feats[3])
     z = propagate(corr, preds)
     feats_s = student.extract_feat(img_s)

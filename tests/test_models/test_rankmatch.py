@@ -9,6 +9,7 @@ from mmseg.registry import MODELS
 
 import mmsemi.models  # noqa: F401
 import mmsemi.models.segmentors.unimatch as unimatch_module
+from _head_oracles import official_forward_with_perturbation
 from _tiny import tiny_segmentor_cfg, to_device, unimatch_batch
 from mmsemi.models.losses.rank_aware_kl_loss import permutation_table
 
@@ -109,7 +110,7 @@ def _official_step(student, inputs, samples, boxes, thresh, num_agents):
         strong.append(img)
     student.train()
     feats = student.extract_feat(torch.cat([x_l, x_w]))
-    preds, preds_fp = head.forward_with_perturbation(feats, 0.5)
+    preds, preds_fp = official_forward_with_perturbation(head, feats, 0.5)
     feat_u_w = aspp.pop().chunk(2)[0][2:]
     preds, preds_fp = up(preds), up(preds_fp)
     pred_x, pred_u_w = preds.split([2, 2])
