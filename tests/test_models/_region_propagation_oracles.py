@@ -125,8 +125,8 @@ def propagate_regions_sequential(labels: Tensor, conf_mask: Tensor,
     Later shapes see (and may overwrite) the labels written by earlier ones,
     so the result depends on the shape order. Python loop of ``N * S``
     steps with host synchronisations: slow; training uses
-    :func:`~mmsemi.models.utils.region_propagation.propagate_regions_tiled` (same
-    result).
+    :func:`~mmsemi.models.utils.region_propagation.propagate_regions_tiled`
+    (same result).
 
     Args:
         labels (Tensor): ``(N, H, W)`` long, CutMix-ed pseudo-labels.
