@@ -9,7 +9,8 @@ from mmseg.registry import MODELS
 
 import mmsemi.models  # noqa: F401
 from _head_oracles import official_forward_with_perturbation
-from _tiny import tiny_segmentor_cfg, to_device, unimatch_batch
+from _tiny import (fix_cutmix_boxes, tiny_segmentor_cfg, to_device,
+                   unimatch_batch)
 from mmsemi.models.losses.rank_aware_kl_loss import permutation_table
 
 
@@ -17,12 +18,6 @@ def _model(**train_cfg):
     torch.manual_seed(0)
     return MODELS.build(dict(type='RankMatch', segmentor=tiny_segmentor_cfg(),
                              semi_train_cfg=train_cfg))
-
-
-def _fixed_boxes(model, boxes):
-    """Give ``model`` the CutMix boxes it draws next, in order."""
-    queue = list(boxes)
-    model.cutmix_sampler = lambda *args, **kwargs: queue.pop(0)
 
 
 def _boxes(size, device='cpu'):
@@ -167,7 +162,7 @@ def test_loss_matches_official_step(thresh, size, device):
                           rank_loss=dict(num_agents=8, eps=0.0)).to(device)
     inputs, samples = to_device(*unimatch_batch(size=size), device)
     boxes = _boxes(size, device)
-    _fixed_boxes(model, boxes)
+    fix_cutmix_boxes(model, boxes)
 
     torch.manual_seed(7)
     losses = model.loss(inputs, samples)
@@ -186,8 +181,8 @@ def test_loss_matches_official_step(thresh, size, device):
 
     # the log-space option is the official computation without the eps in
     # the denominators and the log
-    _fixed_boxes(log_space_model, boxes)
-    _fixed_boxes(no_eps_model, boxes)
+    fix_cutmix_boxes(log_space_model, boxes)
+    fix_cutmix_boxes(no_eps_model, boxes)
     torch.manual_seed(7)
     log_space = log_space_model.loss(inputs, samples)
     torch.manual_seed(7)

@@ -9,19 +9,14 @@ from mmseg.registry import MODELS
 
 import mmsemi.models  # noqa: F401
 from _head_oracles import official_forward_with_perturbation
-from _tiny import tiny_segmentor_cfg, to_device, unimatch_batch
+from _tiny import (fix_cutmix_boxes, tiny_segmentor_cfg, to_device,
+                   unimatch_batch)
 
 
 def _model(**train_cfg):
     torch.manual_seed(0)
     return MODELS.build(dict(type='UniMatch', segmentor=tiny_segmentor_cfg(),
                              semi_train_cfg=train_cfg))
-
-
-def _fixed_boxes(model, boxes):
-    """Give ``model`` the CutMix boxes it draws next, in order."""
-    queue = list(boxes)
-    model.cutmix_sampler = lambda *args, **kwargs: queue.pop(0)
 
 
 def _official_step(student, inputs, samples, boxes, thresh):
@@ -81,7 +76,7 @@ def test_loss_matches_official_step(thresh, device):
     box1[0, 2:12, 5:20] = True
     box2 = torch.zeros(2, 32, 32, dtype=torch.bool, device=device)
     box2[1, 20:30, 0:9] = True
-    _fixed_boxes(model, [box1, box2])
+    fix_cutmix_boxes(model, [box1, box2])
 
     torch.manual_seed(7)
     losses = model.loss(inputs, samples)
