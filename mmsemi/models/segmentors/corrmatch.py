@@ -240,22 +240,14 @@ class CorrMatch(SemiBaseSegmentor):
         # 5. region propagation of the CutMix-ed pseudo-labels
         propagated = self._region_propagation(joint, targets, box)
 
+        # 6. the seven losses, then the logged (not summed) diagnostics
         losses = self._supervised_losses(joint, inputs['sup'].shape[0],
                                          data_samples['sup'])
         losses.update(self._unsupervised_losses(
             joint, (logits_s, prop_s), targets, propagated,
             self._kl_target(joint.logits_w, partner, box)))
-
-        hidden_gt = self.stack_seg(data_samples['unsup_weak'],
-                                   'gt_unsup_sem_seg')
-        losses.update(self.add_prefix(
-            self.pseudo_label_diagnostics(targets.weak, valid, hidden_gt,
-                                          targets.tau, self.ignore_index),
-            'unsup'))
-        losses.update(self.add_prefix(
-            self.propagation_diagnostics(targets.mask, propagated.mask,
-                                         targets.valid, propagated.accepted),
-            'unsup'))
+        losses.update(self._diagnostics(targets, propagated,
+                                        data_samples['unsup_weak']))
         return losses
 
     # ------------------------------------------------------------------
@@ -401,6 +393,19 @@ class CorrMatch(SemiBaseSegmentor):
             self.corr_loss(joint.prop[-num_u:], weak.labels, weak.mask,
                            targets.weak_valid),
         }
+
+    def _diagnostics(self, targets: MixedTargets, propagated: Propagated,
+                     weak_samples: SampleList) -> Dict[str, Tensor]:
+        """Pseudo-label and region-propagation statistics, under
+        ``unsup.``."""
+        hidden_gt = self.stack_seg(weak_samples, 'gt_unsup_sem_seg')
+        stats = self.pseudo_label_diagnostics(
+            targets.weak, targets.weak_valid, hidden_gt, targets.tau,
+            self.ignore_index)
+        stats.update(self.propagation_diagnostics(
+            targets.mask, propagated.mask, targets.valid,
+            propagated.accepted))
+        return self.add_prefix(stats, 'unsup')
 
     @staticmethod
     def propagation_diagnostics(
