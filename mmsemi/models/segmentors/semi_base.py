@@ -240,8 +240,9 @@ class SemiBaseSegmentor(BaseSegmentor):
     def _fold_part_loss_weight(self, key: str, weight_key: Optional[str],
                                loss_weight: float) -> None:
         if weight_key is None:
-            raise KeyError(f'semi_train_cfg.{key} takes no loss_weight: it '
-                           'is not a weighted loss term')
+            raise KeyError(f'semi_train_cfg.{key} takes no loss_weight: '
+                           'weight its loss terms with their '
+                           'semi_train_cfg.*_weight keys')
         new = self.semi_train_cfg[weight_key] * loss_weight
         warnings.warn(
             f'semi_train_cfg.{key}.loss_weight is deprecated: every loss '

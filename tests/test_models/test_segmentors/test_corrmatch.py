@@ -442,3 +442,8 @@ def test_deprecated_threshold_names_warn_and_resolve(old, new, value):
         model = _model(**{old: value})
     assert model.semi_train_cfg[new] == value
     assert old not in model.semi_train_cfg
+
+
+def test_correlation_loss_takes_its_weights_from_the_two_terms():
+    with pytest.raises(KeyError, match='corr_loss takes no loss_weight'):
+        _model(corr_loss=dict(loss_weight=0.5))
