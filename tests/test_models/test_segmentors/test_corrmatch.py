@@ -135,14 +135,17 @@ def _official_step(student, corr_head, inputs, samples, box, rows, tau0,
     ignore_mix[box] = ignore_src[box]
     valid, valid_mix = ignore != 255, ignore_mix != 255
 
-    # 6. shapes (rows upsampled, min-max normalised, > 0.5), restricted
+    # 6. shapes (rows upsampled, min-max normalised, > 0.5), restricted.
+    # Upsampled on the CPU: the model's tiled propagation reproduces the
+    # CPU bilinear kernel's rounding on every device, and CUDA's kernel may
+    # put a pixel within rounding of 0.5 on the other side.
     shapes = torch.zeros(2, len(rows), SIZE, SIZE, dtype=torch.bool,
                          device=box.device)
-    corr_w = corr[num_l:].detach()
+    corr_w = corr[num_l:].detach().cpu()
     for b in range(2):
         for s, row in enumerate(rows):
             c = up(corr_w[b, row].view(1, 1, FEAT, FEAT))[0, 0]
-            c = (c - c.min()) / (c.max() - c.min())
+            c = ((c - c.min()) / (c.max() - c.min())).to(box.device)
             shapes[b, s] = (c > 0.5) & ~box[b] & valid_mix[b]
 
     # 7. threshold update: EMA of the mean per-class max confidence over
