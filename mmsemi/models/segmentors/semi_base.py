@@ -21,7 +21,8 @@ from ..utils.decode_head_streams import (ExtraOutputs, check_segmentor,
                                          join_head_output, split_head_output)
 from ..utils.mixing import cutmix_boxes
 from ..utils.precision import float32_compute
-from ..utils.pseudo_label import PseudoLabels, pseudo_labels_from_logits
+from ..utils.pseudo_label import (PseudoLabels, class_probabilities,
+                                  pseudo_labels_from_logits)
 from .wrapped_cfg import UNSET, apply_segmentor_options
 
 SampleList = List[SegDataSample]
@@ -475,9 +476,8 @@ class SemiBaseSegmentor(BaseSegmentor):
                 self.student, x_w, feature_point)
             features = features.roll(1, dims=0)
         logits = logits.roll(1, dims=0)
-        labels_conf = pseudo_labels_from_logits(logits, 0.0)
-        return Partner(logits, labels_conf.labels, labels_conf.conf,
-                       valid.roll(1, dims=0), features)
+        conf, labels = class_probabilities(logits).max(dim=1)
+        return Partner(logits, labels, conf, valid.roll(1, dims=0), features)
 
     @staticmethod
     def check_branches(inputs: Dict[str, Tensor],
