@@ -200,11 +200,12 @@ def _header(image, rows, size):
     return image[:image.shape[0] - rows * size]
 
 
-def test_css_picture_is_titled_with_its_unsup_threshold():
-    """CSS keeps (and logs) the pixels at or above unsup_threshold; the
+def test_css_picture_is_titled_with_its_conf_thresh():
+    """CSS keeps (and logs) the pixels at or above conf_thresh; the
     third panel's title shows that threshold, not 0."""
-    model = _model('CSS', iters_per_epoch=2, strong_branch='unsup_strong1',
-                   unsup_threshold=0.9,
+    model = _model('CSS', iters_per_epoch=2,
+                   strong_branches=('unsup_strong1', ),
+                   conf_thresh=0.9,
                    rep_head=dict(type='ProjectionHead', channels=8,
                                  out_channels=6, dropout_ratio=0.0),
                    contrast=dict(num_anchors=4, num_negatives=3))

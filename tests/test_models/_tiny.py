@@ -70,18 +70,26 @@ def to_device(inputs, samples, device):
              for b, branch in samples.items()})
 
 
+def fix_cutmix_boxes(model, boxes):
+    """Make ``model`` draw ``boxes`` (``(N, H, W)`` bool each) as its next
+    CutMix boxes, in order."""
+    queue = list(boxes)
+    model.cutmix_sampler = lambda *args, **kwargs: queue.pop(0)
+    return model
+
+
 #: method -> semi_train_cfg with its confidence thresholds at 0 and its
 #: sampling sizes fit for tiny students
 METHODS_AT_THRESHOLD_0 = {
     'UniMatch': dict(conf_thresh=0.0),
     'UniMatchV2': dict(conf_thresh=0.0),
     'RankMatch': dict(conf_thresh=0.0, rank_loss=dict(num_agents=8)),
-    'CorrMatch': dict(fixed_thresh=0.0),
+    'CorrMatch': dict(conf_thresh=0.0),
     'U2PL': dict(max_iters=10, alpha0=0.0, contrast=dict(
         queue_length=64, num_queries=8, num_negatives=4,
         low_entropy_threshold=20)),
-    'CSS': dict(iters_per_epoch=5, strong_branch='unsup_strong1',
-                unsup_threshold=0.0, weak_threshold=0.0,
+    'CSS': dict(iters_per_epoch=5, strong_branches=('unsup_strong1', ),
+                conf_thresh=0.0, contrast_conf_thresh=0.0,
                 rep_head=dict(type='ProjectionHead', channels=8,
                               out_channels=8, dropout_ratio=0.0),
                 contrast=dict(num_anchors=8, num_negatives=4)),

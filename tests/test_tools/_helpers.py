@@ -23,11 +23,6 @@ TOY_DATA_SCRIPT = osp.join(REPO_ROOT, 'tools', 'misc',
 # directory, so runs start in a folder holding data/toyshapes.
 TOY_DATA_SUBDIR = osp.join('data', 'toyshapes')
 
-needs_toy_config = pytest.mark.skipif(
-    not (osp.exists(TOY_CONFIG) and osp.exists(TOY_DATA_SCRIPT)),
-    reason='needs configs/toy/unimatch_r18s_toyshapes-1_16.py and '
-    'tools/misc/generate_toy_dataset.py')
-
 # Small, single-process data loading and no validation: the tests check the
 # tools, not the model.
 FAST_CFG_OPTIONS = [

@@ -15,8 +15,6 @@ from ._helpers import (REPO_ROOT, TOY_DATA_SCRIPT, TOY_DATA_SUBDIR,
 @pytest.fixture(scope='session')
 def toy_data_root(tmp_path_factory) -> str:
     """A folder holding data/toyshapes with 40 train and 8 val images."""
-    if not osp.exists(TOY_DATA_SCRIPT):
-        pytest.skip('tools/misc/generate_toy_dataset.py is missing')
     root = str(tmp_path_factory.mktemp('toy_run'))
     run_checked([
         sys.executable, TOY_DATA_SCRIPT, '--out',

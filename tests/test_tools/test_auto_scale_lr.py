@@ -4,8 +4,7 @@ actual batch (processes x train_dataloader.batch_size, labeled + unlabeled)
 over the config's ``auto_scale_lr.base_batch_size``."""
 import pytest
 
-from ._helpers import (FAST_CFG_OPTIONS, TOY_CONFIG, load_train_tool,
-                       needs_toy_config)
+from ._helpers import FAST_CFG_OPTIONS, TOY_CONFIG, load_train_tool
 
 
 def _initial_lrs(runner):
@@ -17,7 +16,6 @@ def _initial_lrs(runner):
                    for g in runner.optim_wrapper.optimizer.param_groups})
 
 
-@needs_toy_config
 def test_auto_scale_lr_scales_the_optimizer_lr(toy_data_root, tmp_path,
                                                monkeypatch):
     """The toy recipe's lr (backbone 0.005, decode head 10x) is for 8

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_DATA_SUBDIR,
-                       needs_toy_config, subprocess_env)
+                       subprocess_env)
 
 SUPERVISED_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
                              'supervised_r18s_toyshapes-1_16.py')
@@ -64,7 +64,6 @@ def corrupt_copy(toy_data_root, tmp_path):
     return cwd, corrupt
 
 
-@needs_toy_config
 def test_bad_val_label_stops_training_at_start_up(corrupt_copy, tmp_path):
     cwd, corrupt = corrupt_copy
     split, label = corrupt('ImageSets/Segmentation/val.txt', 5)
@@ -83,7 +82,6 @@ def test_bad_val_label_stops_training_at_start_up(corrupt_copy, tmp_path):
     assert '1 label problem(s)' in output
 
 
-@needs_toy_config
 def test_check_dataset_tool_names_train_split_line(corrupt_copy):
     cwd, corrupt = corrupt_copy
     code, output = _run([sys.executable, CHECK_TOOL, SUPERVISED_CONFIG], cwd)
@@ -96,7 +94,6 @@ def test_check_dataset_tool_names_train_split_line(corrupt_copy):
     assert f"{split}:2: label '{label}' has values [9]" in output
 
 
-@needs_toy_config
 def test_diverging_loss_stops_training_without_nan_checkpoint(
         toy_data_root, tmp_path):
     work_dir = str(tmp_path / 'work')
@@ -125,7 +122,6 @@ def test_diverging_loss_stops_training_without_nan_checkpoint(
                    if v.is_floating_point()), name
 
 
-@needs_toy_config
 def test_diverging_css_names_its_state_not_a_sampling_error(
         toy_data_root, tmp_path):
     """CSS at lr 10 used to die in torch.multinomial on non-finite
@@ -174,7 +170,6 @@ def overlapping_split(toy_data_root, tmp_path):
     return cwd, options, expected
 
 
-@needs_toy_config
 def test_overlapping_splits_warn_at_start_up_and_in_check_tool(
         overlapping_split, tmp_path):
     cwd, options, expected = overlapping_split

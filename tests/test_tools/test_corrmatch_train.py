@@ -4,7 +4,6 @@ ToyShapes dataset: every loss term is logged, tau moves and is saved."""
 import os.path as osp
 import sys
 
-import pytest
 import torch
 
 from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, run_checked,
@@ -18,7 +17,6 @@ LOSS_KEYS = ('sup.decode.loss_ce', 'sup_corr.decode.loss_ce',
              'unsup.loss_corr_strong', 'unsup.loss_corr_weak')
 
 
-@pytest.mark.skipif(not osp.exists(CONFIG), reason=f'needs {CONFIG}')
 def test_corrmatch_trains_three_iterations(toy_data_root, tmp_path):
     work_dir = str(tmp_path / 'corrmatch')
     output = run_checked(

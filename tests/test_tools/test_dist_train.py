@@ -7,14 +7,13 @@ import re
 import pytest
 
 from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_CONFIG, free_port,
-                       needs_toy_config, run_checked, subprocess_env)
+                       run_checked, subprocess_env)
 
 
 RANKMATCH_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
                             'rankmatch_r18s_toyshapes-1_16.py')
 
 
-@needs_toy_config
 @pytest.mark.parametrize('config', [TOY_CONFIG, RANKMATCH_CONFIG],
                          ids=['unimatch', 'rankmatch'])
 def test_dist_train_two_processes_gloo(toy_data_root, tmp_path, config):
@@ -53,7 +52,6 @@ def _logged_values(text, key):
     return re.findall(re.escape(key) + r': (\S+)', text)
 
 
-@needs_toy_config
 def test_css_dist_train_keeps_prototypes_identical(toy_data_root, tmp_path):
     """Two gloo ranks see different images but log the same prototype
     checksum after every step (synchronised class sums)."""

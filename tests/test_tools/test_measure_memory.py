@@ -5,8 +5,7 @@ import importlib.util
 import os.path as osp
 import sys
 
-from ._helpers import (REPO_ROOT, TOY_CONFIG, needs_toy_config, run_checked,
-                       subprocess_env)
+from ._helpers import REPO_ROOT, TOY_CONFIG, run_checked, subprocess_env
 
 SCRIPT = osp.join(REPO_ROOT, 'tools', 'benchmark', 'measure_memory.py')
 TOY_SUPERVISED = osp.join(REPO_ROOT, 'configs', 'toy',
@@ -28,7 +27,6 @@ def _rows(output: str):
                     for line in lines[1:]]
 
 
-@needs_toy_config
 def test_measure_memory_toy_configs(toy_data_root, tmp_path):
     out = run_checked([
         sys.executable, SCRIPT, TOY_CONFIG, TOY_SUPERVISED, '--work-dir',

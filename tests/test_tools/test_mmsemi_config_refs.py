@@ -7,8 +7,7 @@ import os.path as osp
 import sys
 import textwrap
 
-from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, needs_toy_config,
-                       run_checked)
+from ._helpers import FAST_CFG_OPTIONS, REPO_ROOT, run_checked
 
 STOCK = 'unimatch_pspnet_r101-d8_4xb2+2-80e_voc12aug-1-16-513x513.py'
 LOAD_STOCK = textwrap.dedent(f"""
@@ -40,7 +39,6 @@ def test_stock_config_loads_from_installed_wheel(wheel_install, tmp_path):
     assert configs.endswith(osp.join('mmsemi', '.mim', 'configs'))
 
 
-@needs_toy_config
 def test_installed_train_py_runs_user_config_with_mmsemi_base(
         wheel_install, toy_data_root, tmp_path):
     env = wheel_install[1]

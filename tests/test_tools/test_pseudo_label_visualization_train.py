@@ -10,7 +10,7 @@ from mmengine.runner import Runner
 from mmsemi.datasets.toy_shapes import TOY_SHAPES_PALETTE
 from mmsemi.engine.hooks.pseudo_label_visualization_hook import (
     HATCH_VALUE, hatch_mask)
-from ._helpers import TOY_CONFIG, needs_toy_config
+from ._helpers import TOY_CONFIG
 
 CROP = 80  # the toy configs' crop size
 ROWS = 2
@@ -33,7 +33,6 @@ def _config(work_dir: str) -> Config:
     return cfg
 
 
-@needs_toy_config
 def test_toy_unimatch_writes_the_pseudo_label_image(toy_data_root, tmp_path,
                                                     monkeypatch):
     monkeypatch.chdir(toy_data_root)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mmsemi.utils import load_checkpoint_file
-from ._helpers import REPO_ROOT, TOY_CONFIG, needs_toy_config, train
+from ._helpers import REPO_ROOT, TOY_CONFIG, train
 
 CORRMATCH_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
                             'corrmatch_r18s_toyshapes-1_16.py')
@@ -43,7 +43,6 @@ def _state_dict(path):
     return load_checkpoint_file(path, map_location='cpu')['state_dict']
 
 
-@needs_toy_config
 @pytest.mark.parametrize('method', ['unimatch', 'unimatch-ema-teacher',
                                     'corrmatch', 'rankmatch'])
 def test_resume_matches_uninterrupted(toy_data_root, tmp_path, method):

@@ -16,7 +16,6 @@ resume. Asserted:
 """
 import os.path as osp
 
-import pytest
 
 from ._helpers import REPO_ROOT, train
 from ._resume import (assert_resumed_equals_straight, assert_teacher_moved,
@@ -49,7 +48,6 @@ def _assert_prototypes_used(state):
     assert not protos[~seen].any()
 
 
-@pytest.mark.skipif(not osp.exists(CONFIG), reason=f'needs {CONFIG}')
 def test_css_resume_matches_uninterrupted(toy_data_root, tmp_path):
     out_straight, out_resumed, expected, actual = straight_and_resumed(
         _train, toy_data_root, tmp_path, N, N + M)

@@ -18,7 +18,6 @@ resume. Asserted:
 """
 import os.path as osp
 
-import pytest
 import torch
 
 from ._helpers import REPO_ROOT, train
@@ -60,7 +59,6 @@ def _assert_queues_filled(state):
         assert not norms[num:].any()
 
 
-@pytest.mark.skipif(not osp.exists(CONFIG), reason=f'needs {CONFIG}')
 def test_u2pl_resume_matches_uninterrupted(toy_data_root, tmp_path):
     out_straight, out_resumed, expected, actual = straight_and_resumed(
         _train, toy_data_root, tmp_path, N, N + M)

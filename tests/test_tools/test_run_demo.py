@@ -9,8 +9,7 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from ._helpers import REPO_ROOT, needs_toy_config, run_checked, \
-    subprocess_env
+from ._helpers import REPO_ROOT, run_checked, subprocess_env
 
 spec = importlib.util.spec_from_file_location(
     'run_demo', osp.join(REPO_ROOT, 'tools/misc/run_demo.py'))
@@ -144,7 +143,6 @@ def test_finished_arm_is_reused_only_with_the_same_command(tmp_path):
     assert run_demo.load_result(str(tmp_path), ['a', 'c']) is None
 
 
-@needs_toy_config
 def test_tiny_demo_run(toy_data_root, tmp_path):
     """Two arms for a few iterations through the real driver: the
     supervised score is the best of its validations, the semi-supervised

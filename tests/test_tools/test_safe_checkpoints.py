@@ -16,8 +16,8 @@ import torch
 
 from mmsemi.utils import (TRUSTED_CHECKPOINTS_ENV, UnsafeCheckpointError,
                           load_checkpoint_file)
-from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_CONFIG,
-                       needs_toy_config, subprocess_env, train)
+from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_CONFIG, subprocess_env,
+                       train)
 from ._resume import assert_equal
 
 TRAIN = osp.join(REPO_ROOT, 'tools', 'train.py')
@@ -55,7 +55,6 @@ def _tool_args(route: str, checkpoint: str, tmp_path) -> List[str]:
     return [EXTRACT, checkpoint, str(tmp_path / 'plain.pth'), *keep]
 
 
-@needs_toy_config
 @pytest.mark.parametrize('route', [
     'train load_from', 'train --resume', 'test', 'extract_teacher',
     'extract_teacher all keys'
@@ -77,7 +76,6 @@ def test_every_tool_refuses_malicious_checkpoint(toy_data_root, tmp_path,
     assert not osp.exists(malicious_checkpoint.marker)
 
 
-@needs_toy_config
 def test_init_model_refuses_malicious_checkpoint(malicious_checkpoint):
     from mmseg.apis import init_model
     with pytest.raises(UnsafeCheckpointError,
@@ -112,7 +110,6 @@ def _truncate(path: str) -> None:
         f.write(data[:len(data) // 2])
 
 
-@needs_toy_config
 def test_runner_checkpoints_load_in_test_and_extract_tools(
         trained, toy_data_root, tmp_path):
     checkpoint = osp.join(trained, 'iter_2.pth')
@@ -129,7 +126,6 @@ def test_runner_checkpoints_load_in_test_and_extract_tools(
                        state['student.decode_head.conv_seg.weight'])
 
 
-@needs_toy_config
 def test_resume_steps_over_truncated_latest_checkpoint(
         trained, toy_data_root, tmp_path):
     work_dir = _copy_work_dir(trained, tmp_path)
@@ -150,7 +146,6 @@ def test_resume_steps_over_truncated_latest_checkpoint(
     assert_equal(expected['state_dict'], actual['state_dict'], 'state_dict')
 
 
-@needs_toy_config
 def test_resume_stops_when_no_checkpoint_is_intact(trained, toy_data_root,
                                                    tmp_path):
     work_dir = _copy_work_dir(trained, tmp_path)

@@ -11,7 +11,7 @@ from typing import Dict, List
 import pytest
 
 from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, TOY_CONFIG, free_port,
-                       needs_toy_config, run_checked, subprocess_env)
+                       run_checked, subprocess_env)
 
 SCRIPTS = {
     'train': [osp.join(REPO_ROOT, 'tools', 'slurm_train.sh'), 'part', 'job',
@@ -69,7 +69,6 @@ exec "$@"
 """
 
 
-@needs_toy_config
 def test_slurm_train_on_cpu_with_gres_none(tmp_path, toy_data_root):
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()

@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from test_models._stock_heads import FAMILIES, stock_segmentor_cfg
-from ._helpers import REPO_ROOT, needs_toy_config
+from ._helpers import REPO_ROOT
 
 TOY = osp.join(REPO_ROOT, 'configs', 'toy')
 METHOD_CONFIGS = {
@@ -45,7 +45,6 @@ def _config(method: str, family: str, work_dir: str) -> Config:
     return cfg
 
 
-@needs_toy_config
 @pytest.mark.parametrize('method', sorted(METHOD_CONFIGS))
 @pytest.mark.parametrize('family', sorted(FAMILIES))
 def test_method_trains_stock_segmentor(family, method, toy_data_root,

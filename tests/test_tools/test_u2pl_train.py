@@ -5,7 +5,6 @@ is logged; the iteration counter, the queues and the teacher are saved."""
 import os.path as osp
 import sys
 
-import pytest
 import torch
 
 from ._helpers import (FAST_CFG_OPTIONS, REPO_ROOT, run_checked,
@@ -16,7 +15,6 @@ CONFIG = osp.join(REPO_ROOT, 'configs', 'toy', 'u2pl_r18s_toyshapes-1_16.py')
 LOSS_KEYS = ('sup.decode.loss_ce', 'unsup.loss_u', 'unsup.loss_contrast')
 
 
-@pytest.mark.skipif(not osp.exists(CONFIG), reason=f'needs {CONFIG}')
 def test_u2pl_trains_three_iterations(toy_data_root, tmp_path):
     work_dir = str(tmp_path / 'u2pl')
     output = run_checked(

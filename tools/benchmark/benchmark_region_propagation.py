@@ -21,11 +21,15 @@ labels and mask, the way CorrMatch calls it:
 
 - ``sequential reference``: dense shapes (:func:`correlation_shapes` +
   :func:`restrict_shapes`) and the official per-shape loop
-  :func:`propagate_regions_reference` (``region_prop='sequential'``);
-- ``parallel``: dense shapes and :func:`propagate_regions`, histograms
-  from the labels before any write (``region_prop='parallel'``);
+  :func:`propagate_regions_sequential` (a test oracle);
+- ``parallel``: dense shapes and :func:`propagate_regions_parallel`,
+  histograms from the labels before any write (a test oracle);
 - ``tiled``: :func:`propagate_regions_tiled`, the sequential semantics on
-  tiles of the feature grid (``region_prop='tiled'``).
+  tiles of the feature grid (what CorrMatch trains with).
+
+The two references live with the tests
+(``tests/test_models/_region_propagation_oracles.py``), so this tool runs
+from a clone of the repository.
 
 The dense shape extraction alone is timed too. Prints a markdown table of
 median times (ms), the speed-up of the tiled version over the reference,
@@ -42,15 +46,16 @@ import time
 _REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if osp.isdir(osp.join(_REPO_ROOT, 'mmsemi')) and _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
+sys.path.insert(0, osp.join(_REPO_ROOT, 'tests', 'test_models'))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from _region_propagation_oracles import (  # noqa: E402
+    correlation_shapes, propagate_regions_parallel,
+    propagate_regions_sequential, restrict_shapes)
 from mmsemi.models.utils.region_propagation import (  # noqa: E402
-    correlation_shapes, propagate_regions, propagate_regions_reference,
-    restrict_shapes, sample_shape_rows)
-from mmsemi.models.utils.tiled_region_propagation import (  # noqa: E402
-    propagate_regions_tiled)
+    propagate_regions_tiled, sample_shape_rows)
 
 
 def parse_args():
@@ -140,11 +145,11 @@ def run(args, device):
         return restrict_shapes(shapes, box, valid)
 
     def ref_fn():
-        return propagate_regions_reference(labels, mask, shapes_fn(), tau)
+        return propagate_regions_sequential(labels, mask, shapes_fn(), tau)
 
     def parallel_fn():
-        return propagate_regions(labels, mask, shapes_fn(), tau,
-                                 args.classes)
+        return propagate_regions_parallel(labels, mask, shapes_fn(), tau,
+                                          args.classes)
 
     def tiled_fn():
         return propagate_regions_tiled(labels, mask, corr, rows, feat_size,

@@ -1,5 +1,5 @@
 """DeepLabV3+ head as used by UniMatch, CorrMatch and RankMatch."""
-from typing import List, Sequence, Tuple
+from typing import List, Sequence
 
 import torch
 import torch.nn as nn
@@ -40,13 +40,12 @@ class SemiDeepLabV3PlusHead(BaseDecodeHead):
     depthwise-separable, as in mmseg's ``DepthwiseSeparableASPPHead``.
 
     Unlike mmseg's head it splits :meth:`forward_features` (``(N, channels,
-    h, w)`` before the classifier) from :meth:`cls_seg`, and
-    :meth:`forward_with_perturbation` is the official model's
-    ``forward(need_fp=True)``. The methods do not call either: they use
+    h, w)`` before the classifier) from :meth:`cls_seg`. The methods
+    perturb and read features through
     :func:`~mmsemi.models.utils.decode_with_perturbation` and
     :func:`~mmsemi.models.utils.decode_with_features`, which work on any
-    ``BaseDecodeHead`` and give exactly these values on this head (the
-    official-step tests of UniMatch and CorrMatch compare them).
+    ``BaseDecodeHead``; on this head they give the official model's
+    ``forward(need_fp=True)`` (the official-step tests compare them).
 
     Args:
         dilations (Sequence[int]): ASPP dilations; 1 gives the 1x1 branch.
@@ -127,23 +126,3 @@ class SemiDeepLabV3PlusHead(BaseDecodeHead):
         """Logits ``(N, num_classes, h, w)`` at the first stage's
         resolution."""
         return self.cls_seg(self.forward_features(inputs))
-
-    def forward_with_perturbation(self, inputs: Sequence[Tensor],
-                                  dropout: float = 0.5
-                                  ) -> Tuple[Tensor, Tensor]:
-        """Logits of clean and channel-dropped features, decoded together.
-
-        ``Dropout2d(dropout)`` is applied to both selected stages (always,
-        whatever the module's mode) and the clean and perturbed halves go
-        through the decoder as one batch, so BN sees both, as in UniMatch.
-
-        Returns:
-            tuple: clean logits and perturbed logits, each
-            ``(N, num_classes, h, w)``.
-        """
-        c1, c4 = self._transform_inputs(inputs)
-        drop = nn.functional.dropout2d
-        c1 = torch.cat([c1, drop(c1, dropout, training=True)])
-        c4 = torch.cat([c4, drop(c4, dropout, training=True)])
-        clean, perturbed = self.cls_seg(self._decode(c1, c4)).chunk(2)
-        return clean, perturbed

@@ -147,7 +147,8 @@ class CategoryQueueInfoNCELoss(nn.Module):
        tensor along dim 0, so only batch slot 0 is filled (with the union of
        the batch's labels). Here the per-pixel labels of every image are used.
     4. *1/#GPUs weight*: the official ``all_reduce(L_c) / W`` only rescales
-       the gradient by ``1/W``. Here ``loss_weight`` is the effective weight
+       the gradient by ``1/W``. Here the weight of the term (U2PL's
+       ``semi_train_cfg.contrast_weight``) is the effective weight
        (0.1 paper; 0.25 / 0.125 reproduce official VOC / Cityscapes); all
        ranks run the same operations (no early return), so DDP stays in
        lockstep without the all-reduce.

@@ -20,7 +20,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmseg.registry import MODELS
 from ..utils.precision import float32_compute
 
 NORMALIZE_MODES = ('valid', 'mask', 'all')
@@ -155,7 +154,8 @@ def masked_kl_div(logits: Tensor,
 
 
 class _MaskedLoss(nn.Module):
-    """Shared constructor and ``loss_name`` property of the masked losses."""
+    """Constructor and ``loss_name`` property of a loss module on
+    :func:`masked_cross_entropy` (:class:`CorrelationLoss`)."""
 
     def __init__(self,
                  normalize: str = 'valid',
@@ -176,63 +176,3 @@ class _MaskedLoss(nn.Module):
     def loss_name(self) -> str:
         """Key of this loss in the loss dict (starts with ``loss_``)."""
         return self._loss_name
-
-
-@MODELS.register_module()
-class MaskedCrossEntropyLoss(_MaskedLoss):
-    """``loss_weight * masked_cross_entropy(...)`` as a loss module.
-
-    See :func:`masked_cross_entropy` for the formula and shapes.
-
-    Args:
-        normalize (str): 'valid' | 'mask' | 'all'. Defaults to 'valid'.
-        loss_weight (float): Multiplier of the loss. Defaults to 1.0.
-        loss_name (str): Loss dict key. Defaults to 'loss_mce'.
-    """
-
-    def __init__(self,
-                 normalize: str = 'valid',
-                 loss_weight: float = 1.0,
-                 loss_name: str = 'loss_mce') -> None:
-        super().__init__(normalize, loss_weight, loss_name)
-
-    def forward(self,
-                logits: Tensor,
-                target: Tensor,
-                mask: Tensor,
-                valid: Optional[Tensor] = None) -> Tensor:
-        """Args: logits ``(N, K, H, W)``, target ``(N, H, W)`` long, mask
-        ``(N, H, W)`` bool/float, valid ``(N, H, W)`` bool or None.
-        Returns a scalar."""
-        return self.loss_weight * masked_cross_entropy(
-            logits, target, mask, self.normalize, valid)
-
-
-@MODELS.register_module()
-class MaskedKLDivLoss(_MaskedLoss):
-    """``loss_weight * masked_kl_div(...)`` as a loss module.
-
-    See :func:`masked_kl_div` for the formula and shapes.
-
-    Args:
-        normalize (str): 'valid' | 'mask' | 'all'. Defaults to 'valid'.
-        loss_weight (float): Multiplier of the loss. Defaults to 1.0.
-        loss_name (str): Loss dict key. Defaults to 'loss_mkl'.
-    """
-
-    def __init__(self,
-                 normalize: str = 'valid',
-                 loss_weight: float = 1.0,
-                 loss_name: str = 'loss_mkl') -> None:
-        super().__init__(normalize, loss_weight, loss_name)
-
-    def forward(self,
-                logits: Tensor,
-                target: Tensor,
-                mask: Tensor,
-                valid: Optional[Tensor] = None) -> Tensor:
-        """Args: logits ``(N, K, H, W)``, target ``(N, K, H, W)``
-        probabilities, mask ``(N, H, W)`` bool/float, valid ``(N, H, W)``
-        bool or None. Returns a scalar."""
-        return self.loss_weight * masked_kl_div(logits, target, mask,
-                                                self.normalize, valid)

@@ -1,10 +1,8 @@
 """ReCo's confidence-fraction weighted cross-entropy (the unsupervised loss
 of ReCo, PRCL and CSS)."""
-import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmseg.registry import MODELS
 from ..utils.precision import float32_compute
 
 
@@ -37,32 +35,3 @@ def reco_fraction_cross_entropy(logits: Tensor, target: Tensor, conf: Tensor,
     weighted = weight[:, None, None] * pixel
     positive = (pixel > 0).float()
     return (weighted * positive).sum() / positive.sum().clamp(min=1)
-
-
-@MODELS.register_module()
-class ReCoThresholdCELoss(nn.Module):
-    """Module form of :func:`reco_fraction_cross_entropy` (same shapes).
-
-    Args:
-        threshold (float): Confidence threshold. Defaults to 0.97.
-        ignore_index (int): Defaults to 255.
-        loss_weight (float): Defaults to 1.0.
-        loss_name (str): Defaults to 'loss_reco_ce'.
-    """
-
-    def __init__(self, threshold: float = 0.97, ignore_index: int = 255,
-                 loss_weight: float = 1.0,
-                 loss_name: str = 'loss_reco_ce') -> None:
-        super().__init__()
-        self.threshold = threshold
-        self.ignore_index = ignore_index
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
-
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name
-
-    def forward(self, logits: Tensor, target: Tensor, conf: Tensor) -> Tensor:
-        return self.loss_weight * reco_fraction_cross_entropy(
-            logits, target, conf, self.threshold, self.ignore_index)

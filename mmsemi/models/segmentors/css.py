@@ -11,8 +11,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType, OptMultiConfig
 
 from ..losses.masked_losses import masked_cross_entropy
-from ..losses.prototype_contrast import (PrototypeContrastLoss,
-                                         prototype_similarity)
+from ..losses.prototype_contrast import prototype_similarity
 from ..losses.reco_threshold_ce import reco_fraction_cross_entropy
 from ..utils.joint_augment import joint_geometric_augment
 from ..utils.pseudo_label import PseudoLabels, class_probabilities
@@ -69,13 +68,14 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
     6. ``L_u``: ReCo fraction weighting (official) or a hard confidence
        mask (paper), times ``unsup_weight``.
     7. ``L_c = lambda_c * PrototypeContrastLoss`` on labeled + unlabeled
-       pixels at feature resolution (valid: GT, or ``c_lg >= weak_threshold``
+       pixels at feature resolution (valid: GT, or
+       ``c_lg >= contrast_conf_thresh``
        and a label); ``lambda_c`` ramps down over ``rampdown_epochs``
        labeled epochs of ``iters_per_epoch`` iterations.
 
     ``semi_train_cfg`` keys (defaults in :attr:`default_train_cfg`):
     ``pseudo_label`` ('mix'), ``unsup_weighting`` ('reco_fraction'),
-    ``unsup_threshold`` (0.97), ``weak_threshold`` (0.7),
+    ``conf_thresh`` (0.97), ``contrast_conf_thresh`` (0.7),
     ``indicator_temperature`` (0.5), ``unsup_weight`` (1.0),
     ``contrast_weight`` (1.0), ``contrast_schedule`` ('rampdown'),
     ``rampdown_epochs`` (200), ``iters_per_epoch`` (required for the
@@ -84,9 +84,10 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
     ``cutmix_prob`` (1.0), ``cutmix_area`` (0.5), ``cutmix_ratio``,
     ``flip_prob`` (0.5), ``quantize_conf`` (False: float confidences;
     True: ``floor(255 c) / 255`` as the official PIL round-trip),
-    ``strong_branch`` ('unsup_strong': the batch
-    branch holding the photometrically strong view), ``rep_head``, ``contrast``
-    (:class:`PrototypeContrastLoss` kwargs).
+    ``strong_branches`` (('unsup_strong', ): the one batch branch holding
+    the photometrically strong view), ``rep_head``, ``contrast`` (the
+    contrastive loss config, :class:`PrototypeContrastLoss`). Deprecated
+    names: :attr:`deprecated_train_cfg_keys`.
     """
 
     default_train_cfg: Dict = dict(
@@ -95,8 +96,8 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
         teacher_mode='train',
         pseudo_label='mix',
         unsup_weighting='reco_fraction',
-        unsup_threshold=0.97,
-        weak_threshold=0.7,
+        conf_thresh=0.97,
+        contrast_conf_thresh=0.7,
         indicator_temperature=0.5,
         unsup_weight=1.0,
         contrast_weight=1.0,
@@ -109,11 +110,17 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
         cutmix_area=0.5,
         cutmix_ratio=(0.5, 2.0),
         flip_prob=0.5,
-        strong_branch='unsup_strong',
+        strong_branches=('unsup_strong', ),
         quantize_conf=False,
         rep_head=dict(type='ProjectionHead', channels=256, out_channels=256,
                       dropout_ratio=0.0),
-        contrast=dict())
+        contrast=dict(type='PrototypeContrastLoss'))
+
+    deprecated_train_cfg_keys = dict(
+        SemiBaseSegmentor.deprecated_train_cfg_keys,
+        unsup_threshold='conf_thresh',
+        weak_threshold='contrast_conf_thresh',
+        strong_branch=('strong_branches', lambda branch: (branch, )))
 
     rep_feature_point = ('fusion_input', )
 
@@ -143,14 +150,12 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
                 "semi_train_cfg.contrast_schedule='rampdown' needs "
                 'semi_train_cfg.iters_per_epoch (iterations per labeled '
                 'epoch) to express the ramp-down in iterations')
+        if len(cfg['strong_branches']) != 1:
+            raise ValueError('CSS uses exactly one strong view; got '
+                             f"strong_branches={cfg['strong_branches']!r}")
         rep_cfg = self.build_rep_heads(cfg['rep_head'])
-        contrast = dict(cfg['contrast'])
-        contrast.pop('type', None)
-        contrast.setdefault('num_classes', self.num_classes)
-        contrast.setdefault('feat_dim', rep_cfg.get('out_channels', 256))
-        contrast.setdefault('indicator_temperature',
-                            cfg['indicator_temperature'])
-        self.contrast_loss = PrototypeContrastLoss(**contrast)
+        self.contrast_loss = self.build_contrast_loss(
+            rep_cfg, indicator_temperature=cfg['indicator_temperature'])
         # Iterations done, checkpointed (drives lambda_c and the warm-up).
         self.register_iteration_counter()
 
@@ -213,7 +218,7 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
         cfg = self.semi_train_cfg
         if cfg['unsup_weighting'] == 'reco_fraction':
             return reco_fraction_cross_entropy(
-                logits_u, target, conf, cfg['unsup_threshold'],
+                logits_u, target, conf, cfg['conf_thresh'],
                 self.ignore_index)
         labelled = target != self.ignore_index
         return masked_cross_entropy(
@@ -222,12 +227,12 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
 
     def confident_pixels(self, labels: Tensor, conf: Tensor) -> Tensor:
         """Pixels ``(N, H, W)`` with a pseudo-label and a confidence
-        ``>= unsup_threshold``: the mask of the 'hard_mask' loss, and the
+        ``>= conf_thresh``: the mask of the 'hard_mask' loss, and the
         pixels whose share weights the 'reco_fraction' loss. Logged as
         ``mask_ratio`` and shown as the kept pixels of the pseudo-label
         picture, titled with the threshold."""
         return (labels != self.ignore_index) & \
-            (conf >= self.semi_train_cfg['unsup_threshold'])
+            (conf >= self.semi_train_cfg['conf_thresh'])
 
     @staticmethod
     def to_feature_size(maps: Tensor, size) -> Tensor:
@@ -240,13 +245,13 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
                         size) -> Dict[str, Tensor]:
         """Labels and valid mask ``(N_l + N_u, h, w)`` of the contrastive
         loss: GT pixels, and unlabeled pixels with a label and logit
-        confidence ``>= weak_threshold``."""
+        confidence ``>= contrast_conf_thresh``."""
         gt_s = self.to_feature_size(gt, size)
         y_s = self.to_feature_size(y_u, size)
         c_s = self.to_feature_size(conf_u, size)
         valid_l = gt_s != self.ignore_index
         valid_u = (y_s != self.ignore_index) & \
-            (c_s >= self.semi_train_cfg['weak_threshold'])
+            (c_s >= self.semi_train_cfg['contrast_conf_thresh'])
         return dict(labels=torch.cat([gt_s, y_s]),
                     valid=torch.cat([valid_l, valid_u]))
 
@@ -261,7 +266,7 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
     def loss(self, inputs: Dict[str, Tensor],
              data_samples: Dict[str, SampleList]) -> dict:
         cfg = self.semi_train_cfg
-        strong = cfg['strong_branch']
+        strong = cfg['strong_branches'][0]
         self.check_branches(inputs, ['sup', 'unsup_weak', strong])
         cur_iter = self.next_iteration()
         x_l, x_w, x_s = inputs['sup'], inputs['unsup_weak'], inputs[strong]
@@ -279,7 +284,7 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
             x_w, PseudoLabels(tgt['y_ce'], tgt['c_ce'],
                               self.confident_pixels(tgt['y_ce'],
                                                     tgt['c_ce'])),
-            cfg['unsup_threshold'])
+            cfg['conf_thresh'])
 
         # 3. joint strong augmentation of view, labels and confidences
         maps = [tgt['y_ce'], tgt['c_ce'], tgt['y_ct'], tgt['c_ct']]
@@ -328,7 +333,7 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
         kept = self.confident_pixels(y_ce, c_ce)
         stats = self.pseudo_label_diagnostics(
             PseudoLabels(y_ce, c_ce, kept), labelled | kept, hidden_aug,
-            self.semi_train_cfg['unsup_threshold'], self.ignore_index)
+            self.semi_train_cfg['conf_thresh'], self.ignore_index)
         stats['agree_ratio'] = ((pl['y_lg'] == pl['y_rep']) & valid).sum() \
             / valid.sum().clamp(min=1)
         if hidden_gt is not None:

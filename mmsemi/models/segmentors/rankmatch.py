@@ -47,15 +47,15 @@ class RankMatch(UniMatch):
 
     Loss (official weights)::
 
-        L = UniMatch's loss + rank_loss.loss_weight * mean_v L_rank(v)
+        L = UniMatch's loss + rank_weight * mean_v L_rank(v)
 
-    With the default ``loss_weight=0.1`` this is the code's
+    With the default ``rank_weight=0.1`` this is the code's
     ``(L_x + 0.25 L_s1 + 0.25 L_s2 + 0.5 L_fp) / 2 + 0.1 (L_c1 + L_c2) / 2``.
 
     ``semi_train_cfg`` keys: UniMatch's (:attr:`UniMatch.default_train_cfg`)
     plus ``rank_loss`` (a :class:`RankAwareKLLoss` config: ``num_agents``,
-    ``topk``, ``reduction``, ``log_space``, ``eps``, ``loss_weight``;
-    the defaults are the official computation) and
+    ``topk``, ``reduction``, ``log_space``, ``eps``; the defaults are the
+    official computation), its weight ``rank_weight`` and
     ``feature_point``.
     """
 
@@ -68,17 +68,18 @@ class RankMatch(UniMatch):
             reduction='official',
             # the official probability-space Plackett-Luce with its eps
             log_space=False,
-            eps=1e-10,
-            loss_weight=0.1),
+            eps=1e-10),
+        rank_weight=0.1,
         feature_point=('aspp', ))
+
+    deprecated_train_cfg_keys = dict(
+        UniMatch.deprecated_train_cfg_keys,
+        **{'rank_loss.loss_weight': 'rank_weight'})
 
     def __init__(self, *args, **kwargs) -> None:
         # Arguments: those of UniMatch (segmentor, semi_train_cfg, ...).
         super().__init__(*args, **kwargs)
-        rank_cfg = dict(self.default_train_cfg['rank_loss'],
-                        **self.semi_train_cfg['rank_loss'])
-        self.semi_train_cfg['rank_loss'] = rank_cfg
-        self.rank_loss = MODELS.build(rank_cfg)
+        self.rank_loss = self.build_part('rank_loss', 'rank_weight')
 
     def loss(self, inputs: Dict[str, Tensor],
              data_samples: Dict[str, SampleList]) -> dict:
@@ -92,8 +93,7 @@ class RankMatch(UniMatch):
         head = self.student.decode_head
 
         # 1. eval-mode CutMix partners, with their decoder features
-        _, partner_pseudo, partner_valid, partner_feat = \
-            self._partner_predictions(x_w, valid, cfg['conf_thresh'], point)
+        partner = self.partner_predictions(x_w, valid, point)
 
         # 2. labeled + weak with feature perturbation (clean weak decoder
         # features kept); supervised and FP losses, weak pseudo-labels
@@ -105,8 +105,8 @@ class RankMatch(UniMatch):
             inputs, data_samples, feats, logits, logits_fp, valid, extra)
 
         # 3. CutMix-ed strong views in one forward: pseudo-label CE
-        boxes, images, targets = self._mix_strong_views(
-            inputs, pseudo, (partner_pseudo, partner_valid), valid)
+        boxes, images, targets = self._mix_strong_views(inputs, pseudo,
+                                                        partner, valid)
         dec_s, logits_s = decode_with_features(
             head, self.student.extract_feat(torch.cat(images)), point)
         losses.update(self._strong_ce_losses(logits_s, targets))
@@ -115,7 +115,8 @@ class RankMatch(UniMatch):
         dec_w = dec[num_l:].detach()
         for idx, (box, dec_view) in enumerate(
                 zip(boxes, dec_s.chunk(len(boxes))), start=1):
-            teacher = mix_features(box, dec_w, partner_feat)
+            teacher = mix_features(box, dec_w, partner.features)
             losses[f'unsup.{self.rank_loss.loss_name}{idx}'] = \
-                self.rank_loss(teacher, dec_view) / len(boxes)
+                cfg['rank_weight'] * self.rank_loss(teacher, dec_view) / \
+                len(boxes)
         return losses

@@ -4,6 +4,7 @@ import copy
 from typing import List, NamedTuple, Sequence, Tuple
 
 import torch
+import torch.nn as nn
 from torch import Tensor
 
 from mmseg.registry import MODELS
@@ -57,6 +58,16 @@ class RepHeadMixin:
         self.teacher.rep_head = MODELS.build(copy.deepcopy(rep_cfg))
         self.teacher.requires_grad_(False)
         return rep_cfg
+
+    def build_contrast_loss(self, rep_cfg: dict, **fill) -> nn.Module:
+        """The contrastive loss ``semi_train_cfg.contrast``, built by
+        :meth:`build_part` (weighted by ``contrast_weight``), with
+        ``num_classes`` and ``feat_dim`` (the representation size of
+        ``rep_cfg``) filled in unless given."""
+        return self.build_part('contrast', 'contrast_weight',
+                               num_classes=self.num_classes,
+                               feat_dim=rep_cfg.get('out_channels', 256),
+                               **fill)
 
     def student_forward(self, x: Tensor) -> StudentOutputs:
         """Backbone features, logits, representations and extra head

@@ -1,8 +1,9 @@
 """Base wrapper that turns any mmseg segmentor into a semi-supervised one."""
 import contextlib
 import copy
-from typing import (Dict, Iterator, List, NamedTuple, Optional, Sequence,
-                    Tuple, Union)
+import warnings
+from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional,
+                    Sequence, Tuple, Union)
 
 import torch
 import torch.nn as nn
@@ -18,8 +19,10 @@ from mmseg.utils import OptConfigType, OptMultiConfig
 from ..utils.decode_head_streams import (ExtraOutputs, check_segmentor,
                                          decode_with_features,
                                          join_head_output, split_head_output)
+from ..utils.mixing import cutmix_boxes
 from ..utils.precision import float32_compute
-from ..utils.pseudo_label import PseudoLabels
+from ..utils.pseudo_label import (PseudoLabels, class_probabilities,
+                                  pseudo_labels_from_logits)
 from .wrapped_cfg import UNSET, apply_segmentor_options
 
 SampleList = List[SegDataSample]
@@ -44,6 +47,27 @@ class PseudoLabelRecord(NamedTuple):
     conf: Tensor
     mask: Tensor
     threshold: Optional[float]
+
+
+class Partner(NamedTuple):
+    """Eval-mode prediction of each unlabeled image's CutMix partner (the
+    previous image of the batch, cyclically), rolled so that row ``i``
+    belongs to the partner of image ``i``.
+
+    Attributes:
+        logits (Tensor): ``(N, K, H, W)`` at the input size.
+        labels (Tensor): Arg-max ``(N, H, W)`` long.
+        conf (Tensor): Maximum probability ``(N, H, W)`` float32.
+        valid (Tensor): Non-padded pixels ``(N, H, W)`` bool.
+        features (Tensor, optional): Decoder features ``(N, C, h, w)`` of
+            the same forward, when asked for.
+    """
+
+    logits: Tensor
+    labels: Tensor
+    conf: Tensor
+    valid: Tensor
+    features: Optional[Tensor]
 
 
 MULTI_BRANCH_PREPROCESSOR = 'MultiBranchSegDataPreprocessor'
@@ -123,6 +147,13 @@ class SemiBaseSegmentor(BaseSegmentor):
         # 'train': the teacher runs in train mode (U2PL, CSS).
         teacher_mode='eval')
 
+    #: Deprecated ``semi_train_cfg`` keys: ``old -> new`` or ``old -> (new,
+    #: convert)`` (``convert`` maps the old value to the new one). A dotted
+    #: old name ``'part.key'`` is a key inside the nested dict ``part``.
+    #: See :func:`rename_deprecated_keys`.
+    deprecated_train_cfg_keys: Dict[str, Union[str, Tuple[str,
+                                                           Callable]]] = {}
+
     #: Number of images :meth:`record_pseudo_labels` copies in the coming
     #: steps; 0 (the default) records nothing. Set by
     #: :class:`PseudoLabelVisualizationHook` before the steps it logs.
@@ -144,7 +175,10 @@ class SemiBaseSegmentor(BaseSegmentor):
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         self.semi_train_cfg = self._merge_cfg(
-            'semi_train_cfg', self.default_train_cfg, semi_train_cfg)
+            'semi_train_cfg', self.default_train_cfg,
+            rename_deprecated_keys(semi_train_cfg,
+                                   self.deprecated_train_cfg_keys,
+                                   'semi_train_cfg'))
         self.check_choices(teacher_mode=('eval', 'train'))
         self.student = MODELS.build(copy.deepcopy(segmentor))
         check_segmentor(self.student, type(self).__name__)
@@ -166,6 +200,10 @@ class SemiBaseSegmentor(BaseSegmentor):
         self.align_corners = self.student.align_corners
         self.num_classes = self.student.num_classes
         self.out_channels = self.student.out_channels
+        #: Draws the CutMix boxes, ``(num, height, width, prob=, area=,
+        #: ratio=, device=) -> (num, height, width)`` bool, see
+        #: :func:`cutmix_boxes`; replace it to fix the boxes (tests).
+        self.cutmix_sampler: Callable[..., Tensor] = cutmix_boxes
 
     # ------------------------------------------------------------------
     # configuration
@@ -176,7 +214,44 @@ class SemiBaseSegmentor(BaseSegmentor):
         if unknown:
             raise KeyError(f'{name} has unknown key(s) {unknown}; accepted '
                            f'keys are {sorted(defaults)}')
-        return {**copy.deepcopy(defaults), **cfg}
+        return merge_method_cfg(defaults, cfg)
+
+    def build_part(self, key: str, weight_key: Optional[str] = None,
+                   **fill) -> nn.Module:
+        """Build the part ``semi_train_cfg[key]`` (a head or a loss) with
+        ``MODELS.build``, so its ``type`` is honoured.
+
+        ``fill`` gives values the config leaves out (read from the student,
+        e.g. ``num_classes``); the completed config is written back to
+        ``semi_train_cfg[key]``. Every loss term is weighted by its
+        ``semi_train_cfg.<term>_weight`` alone, so a part is built with
+        ``loss_weight`` 1; a ``loss_weight`` in the part's config is
+        deprecated and multiplies ``semi_train_cfg[weight_key]``, which is
+        what it did before the weights moved.
+        """
+        cfg = dict(copy.deepcopy(self.semi_train_cfg[key]))
+        for name, value in fill.items():
+            cfg.setdefault(name, value)
+        if 'loss_weight' in cfg:
+            self._fold_part_loss_weight(key, weight_key,
+                                        cfg.pop('loss_weight'))
+        self.semi_train_cfg[key] = cfg
+        return MODELS.build(copy.deepcopy(cfg))
+
+    def _fold_part_loss_weight(self, key: str, weight_key: Optional[str],
+                               loss_weight: float) -> None:
+        if weight_key is None:
+            raise KeyError(f'semi_train_cfg.{key} takes no loss_weight: '
+                           'weight its loss terms with their '
+                           'semi_train_cfg.*_weight keys')
+        new = self.semi_train_cfg[weight_key] * loss_weight
+        warnings.warn(
+            f'semi_train_cfg.{key}.loss_weight is deprecated: every loss '
+            f'term is weighted by its semi_train_cfg.*_weight alone. Using '
+            f'semi_train_cfg.{weight_key}={new} '
+            f'({self.semi_train_cfg[weight_key]} * {loss_weight})',
+            FutureWarning)
+        self.semi_train_cfg[weight_key] = new
 
     def check_choices(self, **choices: Sequence) -> None:
         """Raise if a ``semi_train_cfg`` value is not among its choices,
@@ -373,6 +448,37 @@ class SemiBaseSegmentor(BaseSegmentor):
                 model.decode_head, model.extract_feat(inputs), prefer)
         return features, self.upsample_logits(logits, inputs.shape[-2:])
 
+    @torch.no_grad()
+    def eval_pseudo_labels(self, model: nn.Module, inputs: Tensor,
+                           valid: Tensor,
+                           threshold: Union[float, Tensor] = 0.0
+                           ) -> PseudoLabels:
+        """Pseudo-labels ``(N, H, W)`` of ``model`` in eval mode on
+        ``inputs``; ``threshold`` 0 keeps every valid pixel."""
+        return pseudo_labels_from_logits(self.eval_logits(model, inputs),
+                                         threshold, valid)
+
+    @torch.no_grad()
+    def partner_predictions(
+            self,
+            x_w: Tensor,
+            valid: Tensor,
+            feature_point: Optional[Sequence[str]] = None) -> Partner:
+        """Eval-mode student prediction of every weak view ``(N, 3, H, W)``,
+        rolled to the image it is CutMix-ed into (image ``i`` takes its
+        patch from image ``i - 1``). ``feature_point`` (a ``prefer`` tuple
+        of :func:`decode_with_features`) also returns decoder features."""
+        features = None
+        if feature_point is None:
+            logits = self.eval_logits(self.student, x_w)
+        else:
+            features, logits = self.eval_features_and_logits(
+                self.student, x_w, feature_point)
+            features = features.roll(1, dims=0)
+        logits = logits.roll(1, dims=0)
+        conf, labels = class_probabilities(logits).max(dim=1)
+        return Partner(logits, labels, conf, valid.roll(1, dims=0), features)
+
     @staticmethod
     def check_branches(inputs: Dict[str, Tensor],
                        branches: Sequence[str]) -> None:
@@ -490,6 +596,62 @@ class SemiBaseSegmentor(BaseSegmentor):
     def scale_losses(losses: dict, weight: float) -> dict:
         """Multiply the entries whose key holds 'loss' by ``weight``."""
         return {k: v * weight if 'loss' in k else v for k, v in losses.items()}
+
+
+def merge_method_cfg(defaults: Dict, cfg: Dict) -> Dict:
+    """The one merge rule of a method's config with its defaults.
+
+    A key the config gives replaces the default, except a nested part
+    config (a dict, e.g. ``rep_head``, ``contrast``, ``rank_loss``) of the
+    same ``type`` as the default's (or without a ``type``): its keys update
+    the default's, so a config states only what differs. A part of another
+    ``type`` replaces the default wholesale (the defaults' kwargs belong to
+    the default type).
+    """
+    out = copy.deepcopy(dict(defaults))
+    for key, value in cfg.items():
+        default = out.get(key)
+        same_type = isinstance(default, dict) and isinstance(value, dict) \
+            and value.get('type', default.get('type')) == default.get('type')
+        out[key] = {**default, **copy.deepcopy(value)} if same_type \
+            else copy.deepcopy(value)
+    return out
+
+
+def rename_deprecated_keys(cfg: OptConfigType,
+                           renames: Dict[str, Union[str, Tuple[str,
+                                                               Callable]]],
+                           owner: str) -> Dict:
+    """A copy of ``cfg`` with deprecated keys moved to their new names.
+
+    Each renamed key warns (``FutureWarning``) naming the old and the new
+    key; giving both raises, since it is unclear which one is meant.
+
+    Args:
+        cfg (dict, optional): The user's config (not modified).
+        renames (dict): ``old -> new`` or ``old -> (new, convert)``; a
+            dotted ``old`` (``'rank_loss.loss_weight'``) is a key inside
+            the nested dict named before the dot, moved to the top level.
+        owner (str): Name of the config in the messages.
+
+    Raises:
+        KeyError: if the old and the new name are both given.
+    """
+    cfg = copy.deepcopy(dict(cfg or {}))
+    for old, target in renames.items():
+        new, convert = (target, None) if isinstance(target, str) else target
+        part, _, key = old.rpartition('.')
+        holder = cfg.get(part) if part else cfg
+        if not isinstance(holder, dict) or key not in holder:
+            continue
+        if new in cfg:
+            raise KeyError(f'{owner}.{old} is the deprecated name of '
+                           f'{owner}.{new}; give only {new}')
+        value = holder.pop(key)
+        warnings.warn(f'{owner}.{old} is deprecated; use {owner}.{new}',
+                      FutureWarning)
+        cfg[new] = convert(value) if convert else value
+    return cfg
 
 
 def scalar_tensor(value: Union[float, Tensor],

@@ -1,6 +1,5 @@
 """U2PL: semi-supervised semantic segmentation using unreliable
 pseudo-labels (Wang et al., CVPR 2022)."""
-import copy
 from typing import Dict, Optional
 
 import torch
@@ -12,17 +11,11 @@ from mmseg.utils import OptConfigType, OptMultiConfig
 from ..losses.masked_losses import masked_cross_entropy
 from ..utils.decode_head_streams import extra_rows, feature_rows
 from ..utils.entropy_partition import drop_rate_at, reliable_mask
-from ..utils.mixing import cutmix_boxes, mix
-from ..utils.pseudo_label import (PseudoLabels, class_probabilities,
-                                  pseudo_labels_from_logits)
+from ..utils.mixing import mix
+from ..utils.pseudo_label import PseudoLabels, class_probabilities
 from .iteration_counter import IterationCounterMixin
 from .rep_head_mixin import RepHeadMixin
 from .semi_base import SampleList, SemiBaseSegmentor, scalar_tensor
-
-try:  # written in parallel; the contrastive term is skipped without it
-    from ..losses.category_queue_infonce import CategoryQueueInfoNCELoss
-except ImportError:  # pragma: no cover - depends on the tree state
-    CategoryQueueInfoNCELoss = None
 
 ENTROPY_SOURCES = ('teacher_train_mixed', )
 
@@ -82,8 +75,9 @@ class U2PL(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
       ``cutmix_ratio`` (aspect-ratio range of the box);
     - ``rep_head``: :class:`ProjectionHead` config; ``in_channels``
       defaults to the input channels of the decode head's classifier;
-    - ``contrast``: :class:`CategoryQueueInfoNCELoss` kwargs
-      (``num_classes`` defaults to the segmentor's);
+    - ``contrast``: the contrastive loss config
+      (:class:`CategoryQueueInfoNCELoss`; ``num_classes`` and ``feat_dim``
+      default to the segmentor's classes and the representation size);
     - ``entropy_source``: 'teacher_train_mixed' (official two-pass).
     """
 
@@ -105,7 +99,7 @@ class U2PL(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
         cutmix_ratio=(0.5, 2.0),
         rep_head=dict(type='ProjectionHead', channels=256, out_channels=256,
                       dropout_ratio=0.1),
-        contrast=dict(),
+        contrast=dict(type='CategoryQueueInfoNCELoss'),
         entropy_source='teacher_train_mixed')
 
     def __init__(self,
@@ -129,13 +123,8 @@ class U2PL(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
         self.check_choices(entropy_source=ENTROPY_SOURCES)
         rep_cfg = self.build_rep_heads(cfg['rep_head'])
         self.contrast_loss = None
-        if CategoryQueueInfoNCELoss is not None and \
-                cfg['contrast_weight'] > 0:
-            contrast = dict(copy.deepcopy(cfg['contrast']))
-            contrast.pop('type', None)
-            contrast.setdefault('num_classes', self.num_classes)
-            contrast.setdefault('feat_dim', rep_cfg.get('out_channels', 256))
-            self.contrast_loss = CategoryQueueInfoNCELoss(**contrast)
+        if cfg['contrast_weight'] > 0:
+            self.contrast_loss = self.build_contrast_loss(rep_cfg)
         # Iterations done, checkpointed (drives DPA and the warm-up).
         self.register_iteration_counter()
 
@@ -157,20 +146,15 @@ class U2PL(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
         return drop_rate_at(self.progress(cur_iter),
                             self.semi_train_cfg['alpha0'])
 
-    @torch.no_grad()
-    def _teacher_pseudo_labels(self, x_u: Tensor,
-                               valid: Tensor) -> PseudoLabels:
-        """Eval-mode teacher argmax on the clean unlabeled images."""
-        return pseudo_labels_from_logits(
-            self.eval_logits(self.teacher, x_u), 0.0, valid)
-
     def _cutmix_box(self, num: int, height: int, width: int,
                     device) -> Tensor:
         """One draw per batch (official): all images get a box, or none."""
         cfg = self.semi_train_cfg
         area = float(cfg['cutmix_area'])
-        box = cutmix_boxes(num, height, width, prob=1.0, area=(area, area),
-                           ratio=tuple(cfg['cutmix_ratio']), device=device)
+        box = self.cutmix_sampler(num, height, width, prob=1.0,
+                                  area=(area, area),
+                                  ratio=tuple(cfg['cutmix_ratio']),
+                                  device=device)
         if float(torch.rand(())) >= cfg['cutmix_prob']:
             box = torch.zeros_like(box)
         return box
@@ -211,7 +195,7 @@ class U2PL(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
         hidden_gt = self.stack_seg(weak_samples, 'gt_unsup_sem_seg')
 
         # 1. eval-mode teacher pseudo-labels on the clean images
-        pseudo = self._teacher_pseudo_labels(x_u, valid)
+        pseudo = self.eval_pseudo_labels(self.teacher, x_u, valid)
         self.record_pseudo_labels(x_u, pseudo, 0.0)
         # 2. CutMix with partner (i + 1) mod B
         box = self._cutmix_box(num_u, *size, device=x_u.device)

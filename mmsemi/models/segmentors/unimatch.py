@@ -1,6 +1,6 @@
 """UniMatch: weak-to-strong consistency with dual strong views and
 feature perturbation (Yang et al., CVPR 2023)."""
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -11,9 +11,9 @@ from ..losses.masked_losses import masked_cross_entropy
 from ..utils.decode_head_streams import (ExtraOutputs,
                                          decode_with_perturbation, extra_rows,
                                          feature_rows)
-from ..utils.mixing import cutmix_boxes, mix
+from ..utils.mixing import mix
 from ..utils.pseudo_label import PseudoLabels, pseudo_labels_from_logits
-from .semi_base import SampleList, SemiBaseSegmentor
+from .semi_base import Partner, SampleList, SemiBaseSegmentor
 
 
 class StrongTarget(NamedTuple):
@@ -88,8 +88,7 @@ class UniMatch(SemiBaseSegmentor):
         x_l, x_w = inputs['sup'], inputs['unsup_weak']
         valid = self.valid_mask(data_samples['unsup_weak'])
 
-        _, partner_pseudo, partner_valid, _ = self._partner_predictions(
-            x_w, valid, cfg['conf_thresh'])
+        partner = self.partner_predictions(x_w, valid)
 
         feats = self.student.extract_feat(torch.cat([x_l, x_w]))
         logits, logits_fp, extra = decode_with_perturbation(
@@ -97,8 +96,7 @@ class UniMatch(SemiBaseSegmentor):
             return_extra=True)
         losses, pseudo = self._labeled_and_weak_losses(
             inputs, data_samples, feats, logits, logits_fp, valid, extra)
-        losses.update(self._strong_losses(
-            inputs, pseudo, (partner_pseudo, partner_valid), valid))
+        losses.update(self._strong_losses(inputs, pseudo, partner, valid))
         return losses
 
     def _labeled_and_weak_losses(self, inputs: Dict[str, Tensor],
@@ -148,39 +146,8 @@ class UniMatch(SemiBaseSegmentor):
                                           cfg['conf_thresh']), 'unsup'))
         return losses, pseudo
 
-    @torch.no_grad()
-    def _partner_predictions(
-            self,
-            x_w: Tensor,
-            valid: Tensor,
-            threshold: float,
-            feature_point: Optional[Sequence[str]] = None
-    ) -> Tuple[Tensor, PseudoLabels, Tensor, Optional[Tensor]]:
-        """Eval-mode prediction of each image's CutMix partner (the
-        previous image of the batch, cyclically).
-
-        Returns:
-            tuple: the partner's logits ``(N, K, H, W)``, its pseudo-labels
-            thresholded at ``threshold``, its valid mask ``(N, H, W)`` and,
-            when ``feature_point`` is given (a ``prefer`` tuple of
-            :func:`decode_with_features`), its decoder features
-            ``(N, C, h, w)`` of the same eval-mode forward (else None).
-        """
-        features = None
-        if feature_point is None:
-            logits = self.eval_logits(self.student, x_w)
-        else:
-            features, logits = self.eval_features_and_logits(
-                self.student, x_w, feature_point)
-            features = features.roll(1, dims=0)
-        logits = logits.roll(1, dims=0)
-        partner_valid = valid.roll(1, dims=0)
-        pseudo = pseudo_labels_from_logits(logits, threshold, partner_valid)
-        return logits, pseudo, partner_valid, features
-
     def _strong_losses(self, inputs: Dict[str, Tensor], pseudo: PseudoLabels,
-                       partner: Tuple[PseudoLabels, Tensor],
-                       valid: Tensor) -> dict:
+                       partner: Partner, valid: Tensor) -> dict:
         """CutMix each strong view with its partner's and supervise it with
         the equally mixed pseudo-labels."""
         _, images, targets = self._mix_strong_views(inputs, pseudo, partner,
@@ -190,7 +157,7 @@ class UniMatch(SemiBaseSegmentor):
 
     def _mix_strong_views(
             self, inputs: Dict[str, Tensor], pseudo: PseudoLabels,
-            partner: Tuple[PseudoLabels, Tensor], valid: Tensor
+            partner: Partner, valid: Tensor
     ) -> Tuple[List[Tensor], List[Tensor], List[StrongTarget]]:
         """CutMix each strong view with its partner's strong view.
 
@@ -200,18 +167,18 @@ class UniMatch(SemiBaseSegmentor):
             labels, confident-and-valid mask, mixed valid mask).
         """
         cfg = self.semi_train_cfg
-        partner_pseudo, partner_valid = partner
         num_u, _, height, width = inputs['unsup_weak'].shape
         boxes, mixed_images, targets = [], [], []
         for branch in cfg['strong_branches']:
-            box = cutmix_boxes(num_u, height, width, prob=cfg['cutmix_prob'],
-                               device=valid.device)
+            box = self.cutmix_sampler(num_u, height, width,
+                                      prob=cfg['cutmix_prob'],
+                                      device=valid.device)
             strong = inputs[branch]
             image, labels, conf, mixed_valid = mix(
                 box,
                 [strong, pseudo.labels, pseudo.conf, valid],
-                [strong.roll(1, dims=0), partner_pseudo.labels,
-                 partner_pseudo.conf, partner_valid])
+                [strong.roll(1, dims=0), partner.labels, partner.conf,
+                 partner.valid])
             boxes.append(box)
             mixed_images.append(image)
             mask = (conf >= cfg['conf_thresh']) & mixed_valid
@@ -223,12 +190,27 @@ class UniMatch(SemiBaseSegmentor):
         """Masked CE of the strong views' logits (all views in one batch,
         ``(V * N, K, h, w)``) against their mixed targets."""
         cfg = self.semi_train_cfg
-        logits = self.upsample_logits(logits, targets[0].labels.shape[-2:])
-        losses = {}
-        for idx, (branch_logits, target) in enumerate(
-                zip(logits.chunk(len(targets)), targets), start=1):
-            losses[f'unsup.loss_strong{idx}'] = cfg['strong_weight'] * \
-                masked_cross_entropy(branch_logits, target.labels,
-                                     target.mask, normalize=cfg['normalize'],
-                                     valid=target.valid)
-        return losses
+        return strong_view_losses(
+            self.upsample_logits(logits, targets[0].labels.shape[-2:]),
+            targets, cfg['strong_weight'], cfg['normalize'])
+
+
+def strong_view_losses(logits: Tensor, targets: Sequence[StrongTarget],
+                       weight: float, normalize: str) -> dict:
+    """``unsup.loss_strong{v}``: ``weight`` times the masked CE of strong
+    view ``v`` against its target.
+
+    Args:
+        logits (Tensor): Logits of all views stacked, ``(V * N, K, H, W)``
+            at the targets' size.
+        targets (Sequence[StrongTarget]): One per view, each ``(N, H, W)``.
+        weight (float): Weight of each view's term.
+        normalize (str): Denominator of :func:`masked_cross_entropy`.
+    """
+    return {
+        f'unsup.loss_strong{idx}': weight * masked_cross_entropy(
+            view_logits, target.labels, target.mask, normalize=normalize,
+            valid=target.valid)
+        for idx, (view_logits, target) in enumerate(
+            zip(logits.chunk(len(targets)), targets), start=1)
+    }

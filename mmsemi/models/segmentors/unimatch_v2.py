@@ -1,20 +1,19 @@
 """UniMatch V2: EMA-teacher pseudo-labels, two CutMix-ed strong views and
 complementary channel dropout (Yang et al., TPAMI 2025)."""
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import torch
 from torch import Tensor
 
 from mmseg.registry import MODELS
 
-from ..losses.masked_losses import masked_cross_entropy
 from ..utils.complementary_dropout import complementary_channel_masks
 from ..utils.decode_head_streams import (decode_with_channel_masks,
                                          split_head_output)
-from ..utils.mixing import cutmix_boxes, mix
-from ..utils.pseudo_label import PseudoLabels, pseudo_labels_from_logits
+from ..utils.mixing import mix
+from ..utils.pseudo_label import PseudoLabels
 from .semi_base import SampleList, SemiBaseSegmentor
-from .unimatch import StrongTarget
+from .unimatch import StrongTarget, strong_view_losses
 
 
 @MODELS.register_module()
@@ -72,6 +71,10 @@ class UniMatchV2(SemiBaseSegmentor):
         if not self.semi_train_cfg['use_teacher']:
             raise ValueError('UniMatchV2: semi_train_cfg.use_teacher must be '
                              'True; the EMA teacher gives the pseudo-labels')
+        #: Draws the ``(2N, C)`` channel masks of the two strong views
+        #: (replaceable, e.g. by a test that injects its own).
+        self.channel_mask_sampler: Callable[..., Tensor] = \
+            complementary_channel_masks
 
     def train_forward_batches(self, num_labeled: int,
                               num_unlabeled: int) -> Dict[str, int]:
@@ -87,8 +90,8 @@ class UniMatchV2(SemiBaseSegmentor):
         valid = self.valid_mask(data_samples['unsup_weak'])
 
         # 1. teacher pseudo-labels on the weak view
-        pseudo = pseudo_labels_from_logits(
-            self.eval_logits(self.teacher, x_w), cfg['conf_thresh'], valid)
+        pseudo = self.eval_pseudo_labels(self.teacher, x_w, valid,
+                                         cfg['conf_thresh'])
         self.record_pseudo_labels(x_w, pseudo, cfg['conf_thresh'])
         # 2. each strong view CutMix-ed with the flipped batch
         images, targets = self._mix_with_flipped_batch(inputs, pseudo, valid)
@@ -96,7 +99,9 @@ class UniMatchV2(SemiBaseSegmentor):
         losses = self._supervised_losses(inputs['sup'], data_samples['sup'])
         # 4. both strong views with complementary channel dropout
         logits = self._complementary_dropout_logits(torch.cat(images))
-        losses.update(self._strong_losses(logits, targets))
+        losses.update(strong_view_losses(
+            self.upsample_logits(logits, x_w.shape[-2:]), targets,
+            cfg['strong_weight'], normalize='valid'))
 
         hidden_gt = self.stack_seg(data_samples['unsup_weak'],
                                    'gt_unsup_sem_seg')
@@ -104,21 +109,6 @@ class UniMatchV2(SemiBaseSegmentor):
             self.pseudo_label_diagnostics(pseudo, valid, hidden_gt,
                                           cfg['conf_thresh']), 'unsup'))
         return losses
-
-    # ------------------------------------------------------------------
-    # random draws (replaceable, e.g. by a test that injects its own)
-    def sample_cutmix_box(self, num: int, height: int, width: int,
-                          device) -> Tensor:
-        """CutMix boxes ``(N, H, W)`` bool of one strong view."""
-        return cutmix_boxes(num, height, width,
-                            prob=self.semi_train_cfg['cutmix_prob'],
-                            device=device)
-
-    def sample_channel_masks(self, num: int, channels: int,
-                             device) -> Tensor:
-        """Complementary masks ``(2N, C)`` of the two strong views."""
-        return complementary_channel_masks(
-            num, channels, self.semi_train_cfg['kept_ratio'], device=device)
 
     # ------------------------------------------------------------------
     def _mix_with_flipped_batch(
@@ -130,7 +120,9 @@ class UniMatchV2(SemiBaseSegmentor):
         num_u, _, height, width = inputs['unsup_weak'].shape
         images, targets = [], []
         for branch in cfg['strong_branches']:
-            box = self.sample_cutmix_box(num_u, height, width, valid.device)
+            box = self.cutmix_sampler(num_u, height, width,
+                                      prob=cfg['cutmix_prob'],
+                                      device=valid.device)
             own = [inputs[branch], pseudo.labels, pseudo.conf, valid]
             image, labels, conf, mixed_valid = mix(
                 box, own, [t.flip(0) for t in own])
@@ -151,20 +143,6 @@ class UniMatchV2(SemiBaseSegmentor):
             self.scale_losses(losses, self.semi_train_cfg['sup_weight']),
             'sup')
 
-    def _strong_losses(self, logits: Tensor,
-                       targets: Sequence[StrongTarget]) -> dict:
-        """Per view ``strong_weight * sum(CE * mask) / #valid`` of the
-        stacked strong logits ``(2N, K, h, w)``."""
-        weight = self.semi_train_cfg['strong_weight']
-        logits = self.upsample_logits(logits, targets[0].labels.shape[-2:])
-        return {
-            f'unsup.loss_strong{idx}': weight * masked_cross_entropy(
-                view, target.labels, target.mask, normalize='valid',
-                valid=target.valid)
-            for idx, (view, target) in enumerate(
-                zip(logits.chunk(len(targets)), targets), start=1)
-        }
-
     def _complementary_dropout_logits(self, images: Tensor) -> Tensor:
         """Student logits ``(2N, K, h, w)`` of both strong views (stacked),
         every feature the head reads multiplied by its view's channel
@@ -176,8 +154,9 @@ class UniMatchV2(SemiBaseSegmentor):
             # one draw per width: levels of equal width share it, as the
             # official ViT features (all of one width) do
             if channels not in masks:
-                masks[channels] = self.sample_channel_masks(
-                    num_u, channels, images.device)
+                masks[channels] = self.channel_mask_sampler(
+                    num_u, channels, self.semi_train_cfg['kept_ratio'],
+                    device=images.device)
             return masks[channels]
 
         feats = self.student.extract_feat(images)

@@ -10,10 +10,7 @@ from .orthogonal_agents import gather_agents, select_orthogonal_agents
 from .precision import autocast_disabled, float32_compute, to_float32
 from .pseudo_label import (PseudoLabels, class_probabilities,
                            pseudo_labels_from_logits)
-from .region_propagation import (correlation_shapes, propagate_regions,
-                                 propagate_regions_reference,
-                                 restrict_shapes, sample_shape_rows)
-from .tiled_region_propagation import propagate_regions_tiled
+from .region_propagation import propagate_regions_tiled, sample_shape_rows
 
 __all__ = [
     'check_segmentor', 'decode_with_features', 'decoder_feature_channels',
@@ -22,8 +19,7 @@ __all__ = [
     'select_orthogonal_agents', 'gather_agents', 'PseudoLabels',
     'pseudo_labels_from_logits', 'class_probabilities', 'float32_compute',
     'autocast_disabled', 'to_float32', 'DynamicThreshold', 'sample_shape_rows',
-    'correlation_shapes', 'restrict_shapes', 'propagate_regions',
-    'propagate_regions_reference', 'propagate_regions_tiled',
+    'propagate_regions_tiled',
     'entropy', 'drop_rate_at',
     'masked_percentile', 'reliable_mask', 'JointAugmentParams',
     'joint_geometric_augment'

@@ -3,11 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmseg.registry import MODELS
-
 import mmsemi.models  # noqa: F401
-from mmsemi.models.losses import (ReCoThresholdCELoss,
-                                  reco_fraction_cross_entropy)
+from mmsemi.models.losses import reco_fraction_cross_entropy
 
 
 def test_hand_computed_value():
@@ -62,16 +59,3 @@ def test_unreachable_threshold_gives_zero():
     value = reco_fraction_cross_entropy(
         logits, target, torch.full((1, 4, 4), 0.73), 0.97)
     assert float(value) == 0.0
-
-
-def test_module():
-    loss = MODELS.build(dict(type='ReCoThresholdCELoss', threshold=0.5,
-                             loss_weight=2.0))
-    assert isinstance(loss, ReCoThresholdCELoss)
-    assert loss.loss_name == 'loss_reco_ce'
-    logits = torch.randn(1, 3, 2, 2)
-    target = torch.randint(0, 3, (1, 2, 2))
-    conf = torch.rand(1, 2, 2)
-    torch.testing.assert_close(
-        loss(logits, target, conf),
-        2 * reco_fraction_cross_entropy(logits, target, conf, 0.5))

@@ -8,20 +8,15 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 import mmsemi.models  # noqa: F401
-import mmsemi.models.segmentors.unimatch as unimatch_module
-from _tiny import tiny_segmentor_cfg, to_device, unimatch_batch
+from _head_oracles import official_forward_with_perturbation
+from _tiny import (fix_cutmix_boxes, tiny_segmentor_cfg, to_device,
+                   unimatch_batch)
 
 
 def _model(**train_cfg):
     torch.manual_seed(0)
     return MODELS.build(dict(type='UniMatch', segmentor=tiny_segmentor_cfg(),
                              semi_train_cfg=train_cfg))
-
-
-def _fixed_boxes(monkeypatch, boxes):
-    queue = list(boxes)
-    monkeypatch.setattr(unimatch_module, 'cutmix_boxes',
-                        lambda *args, **kwargs: queue.pop(0))
 
 
 def _official_step(student, inputs, samples, boxes, thresh):
@@ -46,7 +41,8 @@ def _official_step(student, inputs, samples, boxes, thresh):
         strong.append(img)
     student.train()
     feats = student.extract_feat(torch.cat([x_l, x_w]))
-    preds, preds_fp = student.decode_head.forward_with_perturbation(feats, 0.5)
+    preds, preds_fp = official_forward_with_perturbation(
+        student.decode_head, feats, 0.5)
     preds, preds_fp = up(preds), up(preds_fp)
     pred_x, pred_u_w = preds.split([2, 2])
     pred_u_w_fp = preds_fp[2:]
@@ -72,7 +68,7 @@ def _official_step(student, inputs, samples, boxes, thresh):
 
 @pytest.mark.device
 @pytest.mark.parametrize('thresh', [0.0, 0.4])
-def test_loss_matches_official_step(monkeypatch, thresh, device):
+def test_loss_matches_official_step(thresh, device):
     model = _model(conf_thresh=thresh).to(device)
     reference = copy.deepcopy(model.student)
     inputs, samples = to_device(*unimatch_batch(), device)
@@ -80,7 +76,7 @@ def test_loss_matches_official_step(monkeypatch, thresh, device):
     box1[0, 2:12, 5:20] = True
     box2 = torch.zeros(2, 32, 32, dtype=torch.bool, device=device)
     box2[1, 20:30, 0:9] = True
-    _fixed_boxes(monkeypatch, [box1, box2])
+    fix_cutmix_boxes(model, [box1, box2])
 
     torch.manual_seed(7)
     losses = model.loss(inputs, samples)
@@ -105,7 +101,7 @@ def test_loss_matches_official_step(monkeypatch, thresh, device):
         assert losses['unsup.mask_ratio'].item() == 1.0
 
 
-def test_no_confident_pixel_gives_zero_unsupervised_losses(monkeypatch):
+def test_no_confident_pixel_gives_zero_unsupervised_losses():
     model = _model(conf_thresh=1.01)
     inputs, samples = unimatch_batch()
     losses = model.loss(inputs, samples)

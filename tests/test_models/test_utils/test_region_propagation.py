@@ -4,19 +4,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmsemi.models.utils import (correlation_shapes, propagate_regions,
-                                 propagate_regions_reference,
-                                 restrict_shapes, sample_shape_rows)
+from mmsemi.models.utils import sample_shape_rows
+from _region_propagation_oracles import (correlation_shapes,
+                                         propagate_regions_parallel,
+                                         propagate_regions_sequential,
+                                         restrict_shapes)
 
 K = 4
 
 
 def _reference(labels, mask, shapes, tau):
-    return propagate_regions_reference(labels, mask, shapes, tau)
+    return propagate_regions_sequential(labels, mask, shapes, tau)
 
 
 def _vectorised(labels, mask, shapes, tau):
-    return propagate_regions(labels, mask, shapes, tau, K)
+    return propagate_regions_parallel(labels, mask, shapes, tau, K)
 
 
 BOTH = pytest.mark.parametrize('propagate', [_reference, _vectorised],
@@ -187,8 +189,8 @@ def test_counts_see_earlier_writes_only_in_reference():
     labels = _row([1, 1, 1, 2, 2, 2])
     conf = torch.ones(1, 1, 6, dtype=torch.bool)
     shapes = _row_shapes(range(0, 4), range(2, 5), width=6)
-    ref, _ = propagate_regions_reference(labels, conf, shapes, 0.5)
-    fast, _ = propagate_regions(labels, conf, shapes, 0.5, K)
+    ref, _ = propagate_regions_sequential(labels, conf, shapes, 0.5)
+    fast, _ = propagate_regions_parallel(labels, conf, shapes, 0.5, K)
     assert ref.tolist() == [[[1, 1, 1, 1, 1, 2]]]
     assert fast.tolist() == [[[1, 1, 2, 2, 2, 2]]]
 
@@ -286,8 +288,8 @@ def test_vectorised_equals_reference_on_disjoint_shapes():
         ids = ids.repeat_interleave(3, 1).repeat_interleave(3, 2)
         shapes = ids[:, None] == torch.arange(num_shapes).view(1, -1, 1, 1)
         tau = 0.6
-        ref = propagate_regions_reference(labels, conf, shapes, tau)
-        fast = propagate_regions(labels, conf, shapes, tau, K,
+        ref = propagate_regions_sequential(labels, conf, shapes, tau)
+        fast = propagate_regions_parallel(labels, conf, shapes, tau, K,
                                  return_accepted=True)
         assert torch.equal(ref[0], fast[0])
         assert torch.equal(ref[1], fast[1])
@@ -305,8 +307,8 @@ def test_vectorised_agrees_with_reference_on_most_pixels():
     total = agree = 0
     for seed in range(10):
         labels, conf, shapes, _, _ = _random_case(seed)
-        ref = propagate_regions_reference(labels, conf, shapes, 0.6)
-        fast = propagate_regions(labels, conf, shapes, 0.6, K)
+        ref = propagate_regions_sequential(labels, conf, shapes, 0.6)
+        fast = propagate_regions_parallel(labels, conf, shapes, 0.6, K)
         ok = (ref[0] == fast[0]) & (ref[1] == fast[1])
         total += ok.numel()
         agree += int(ok.sum())
@@ -318,13 +320,13 @@ def test_vectorised_rejects_bad_inputs():
     conf = torch.ones(1, 2, 2, dtype=torch.bool)
     shapes = torch.ones(1, 1, 2, 2, dtype=torch.bool)
     with pytest.raises(ValueError, match='labels in'):
-        propagate_regions(labels + 7, conf, shapes, 0.5, K)
+        propagate_regions_parallel(labels + 7, conf, shapes, 0.5, K)
     with pytest.raises(ValueError, match='bool'):
-        propagate_regions(labels, conf, shapes.float(), 0.5, K)
+        propagate_regions_parallel(labels, conf, shapes.float(), 0.5, K)
     with pytest.raises(ValueError, match='shape'):
-        propagate_regions(labels, conf[:, :1], shapes, 0.5, K)
+        propagate_regions_parallel(labels, conf[:, :1], shapes, 0.5, K)
     # labels outside [0, K) on unconfident pixels are fine (e.g. 255)
     conf[0, 0, 0] = False
     labels[0, 0, 0] = 255
-    out, _ = propagate_regions(labels, conf, shapes, 0.5, K)
+    out, _ = propagate_regions_parallel(labels, conf, shapes, 0.5, K)
     assert bool((out == 0).all())

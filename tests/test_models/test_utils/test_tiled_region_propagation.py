@@ -6,11 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmsemi.models.utils import (correlation_shapes, propagate_regions,
-                                 propagate_regions_reference,
-                                 propagate_regions_tiled, restrict_shapes,
-                                 sample_shape_rows)
-from mmsemi.models.utils.tiled_region_propagation import _Tiles
+from mmsemi.models.utils import propagate_regions_tiled, sample_shape_rows
+from mmsemi.models.utils.region_propagation import _Tiles
+from _region_propagation_oracles import (correlation_shapes,
+                                         propagate_regions_parallel,
+                                         propagate_regions_sequential,
+                                         restrict_shapes)
 
 K = 4
 
@@ -41,7 +42,7 @@ def _inputs(seed, feat=(5, 7), size=(33, 49), num=3, num_shapes=24,
                 corr=corr_map, rows=rows, feat=feat)
 
 
-def _dense(inp, tau, propagate=propagate_regions_reference,
+def _dense(inp, tau, propagate=propagate_regions_sequential,
            align_corners=True, **kwargs):
     shapes = correlation_shapes(inp['corr'], inp['rows'], inp['feat'],
                                 inp['labels'].shape[1:],
@@ -122,7 +123,7 @@ def test_reproduces_the_order_dependence_of_the_loop():
     for seed in range(12):
         inp = _inputs(seed, corr='random', num_shapes=48)
         ref = _dense(inp, 0.3)
-        par = _dense(inp, 0.3, propagate_regions, num_classes=K)
+        par = _dense(inp, 0.3, propagate_regions_parallel, num_classes=K)
         tiled = _tiled(inp, 0.3)
         assert torch.equal(tiled[0], ref[0]) and torch.equal(tiled[1],
                                                              ref[1])

@@ -17,7 +17,7 @@ from _toy_step import TOY_CONFIGS, fit_student, toy_batch, toy_model
 
 SUPERVISED = 'models/segmentors/semi_base.py:supervised_loss'
 CORR_SUPERVISED = 'models/utils/decode_head_streams.py:pixel_loss_by_feat'
-TILED = 'models/utils/tiled_region_propagation.py'
+TILED = 'models/utils/region_propagation.py'
 
 #: mmseg's decode-head loss (``loss_by_feat`` of the wrapped segmentor,
 #: outside mmsemi): ``CrossEntropyLoss(avg_non_ignore=True)`` reads the

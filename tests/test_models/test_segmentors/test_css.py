@@ -19,7 +19,7 @@ SIZE = 32
 
 def _model(**train_cfg):
     torch.manual_seed(0)
-    cfg = dict(iters_per_epoch=2, strong_branch='unsup_strong1',
+    cfg = dict(iters_per_epoch=2, strong_branches=('unsup_strong1', ),
                rep_head=dict(type='ProjectionHead', channels=8,
                              out_channels=6, dropout_ratio=0.0),
                contrast=dict(num_anchors=4, num_negatives=3))
@@ -130,7 +130,7 @@ def test_cross_rule_and_warmup():
 
 
 def test_contrast_inputs_valid_mask_and_strided_downsampling():
-    model = _model(weak_threshold=0.7)
+    model = _model(contrast_conf_thresh=0.7)
     gen = torch.Generator().manual_seed(0)
     gt = torch.randint(0, 3, (1, 8, 8), generator=gen)
     gt[0, 0, 0] = 255
@@ -167,11 +167,11 @@ def test_unsupervised_weightings():
     target = torch.randint(0, NUM_CLASSES, (2, 4, 4))
     target[0, 0] = 255
     conf = torch.rand(2, 4, 4)
-    reco = _model(unsup_weighting='reco_fraction', unsup_threshold=0.5)
+    reco = _model(unsup_weighting='reco_fraction', conf_thresh=0.5)
     torch.testing.assert_close(
         reco.unsupervised_loss(logits, target, conf),
         reco_fraction_cross_entropy(logits, target, conf, 0.5))
-    hard = _model(unsup_weighting='hard_mask', unsup_threshold=0.5)
+    hard = _model(unsup_weighting='hard_mask', conf_thresh=0.5)
     keep = (target != 255) & (conf >= 0.5)
     expected = F.cross_entropy(logits, target, ignore_index=255,
                                reduction='none')[keep].mean()
@@ -203,7 +203,7 @@ def test_bad_config(cfg, match):
 
 
 def test_missing_strong_branch_is_named():
-    model = _model(strong_branch='unsup_strong')
+    model = _model(strong_branches=('unsup_strong', ))
     with pytest.raises(KeyError, match='unsup_strong'):
         model.loss(*unimatch_batch(size=SIZE))
 
@@ -221,7 +221,7 @@ def test_optional_8bit_confidence_quantisation():
 
 
 def test_records_the_weak_view_agreement_labels_and_threshold():
-    """The picture keeps the agreeing pixels at or above unsup_threshold
+    """The picture keeps the agreeing pixels at or above conf_thresh
     (the pixels mask_ratio counts) and is titled with that threshold."""
     model = _model()
     model.contrast_loss.prototypes.normal_()
@@ -233,7 +233,7 @@ def test_records_the_weak_view_agreement_labels_and_threshold():
     agree[:, -4:] = False  # padding
     # a threshold that keeps some agreeing pixels and drops others
     threshold = float(pl['conf_lg'][:2][agree].median())
-    model.semi_train_cfg['unsup_threshold'] = threshold
+    model.semi_train_cfg['conf_thresh'] = threshold
     losses = model.loss(inputs, samples)
     record = model.pseudo_label_record
     assert torch.equal(record.images, inputs['unsup_weak'][:2])
@@ -243,3 +243,30 @@ def test_records_the_weak_view_agreement_labels_and_threshold():
     assert record.threshold == pytest.approx(threshold)
     assert float(losses['unsup.threshold']) == pytest.approx(threshold)
     assert torch.equal(record.labels[agree], pl['y_lg'][:2][agree])
+
+
+@pytest.mark.parametrize('old,new,value,resolved', [
+    ('unsup_threshold', 'conf_thresh', 0.5, 0.5),
+    ('weak_threshold', 'contrast_conf_thresh', 0.6, 0.6),
+    ('strong_branch', 'strong_branches', 'unsup_strong1',
+     ('unsup_strong1', )),
+])
+def test_deprecated_names_warn_and_resolve(old, new, value, resolved):
+    cfg = dict(iters_per_epoch=2, **{old: value})
+    if old != 'strong_branch':
+        cfg['strong_branches'] = ('unsup_strong1', )
+    with pytest.warns(FutureWarning, match=f'{old}.*{new}'):
+        model = MODELS.build(dict(type='CSS', segmentor=tiny_segmentor_cfg(),
+                                  semi_train_cfg=cfg))
+    assert model.semi_train_cfg[new] == resolved
+    assert old not in model.semi_train_cfg
+
+
+def test_contrast_loss_weight_folds_into_contrast_weight():
+    """The old product convention: contrast.loss_weight multiplies
+    contrast_weight (with a warning), the built loss has weight 1."""
+    with pytest.warns(FutureWarning, match='contrast.loss_weight'):
+        model = _model(contrast_weight=0.5,
+                       contrast=dict(loss_weight=0.2))
+    assert model.semi_train_cfg['contrast_weight'] == pytest.approx(0.1)
+    assert model.contrast_loss.loss_weight == 1.0

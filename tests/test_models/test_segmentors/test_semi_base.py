@@ -4,6 +4,8 @@ import torch
 from mmseg.registry import MODELS
 
 import mmsemi.models  # noqa: F401
+from mmsemi.models.segmentors.semi_base import (merge_method_cfg,
+                                                rename_deprecated_keys)
 from _tiny import tiny_segmentor_cfg
 
 
@@ -107,3 +109,52 @@ def test_runner_merged_top_level_preprocessor_is_wrapped():
                               segmentor=tiny_segmentor_cfg(),
                               data_preprocessor=given))
     assert model.data_preprocessor.data_preprocessor.size == (7, 7)
+
+
+def test_merge_rule_updates_a_part_of_the_same_type():
+    defaults = dict(head=dict(type='A', channels=4, dropout=0.1), lr=1.0)
+    merged = merge_method_cfg(defaults, dict(head=dict(channels=8)))
+    assert merged['head'] == dict(type='A', channels=8, dropout=0.1)
+    same = merge_method_cfg(defaults, dict(head=dict(type='A', dropout=0)))
+    assert same['head'] == dict(type='A', channels=4, dropout=0)
+    # another type: its own config alone, the defaults' kwargs are A's
+    other = merge_method_cfg(defaults, dict(head=dict(type='B', size=2)))
+    assert other['head'] == dict(type='B', size=2)
+    assert merge_method_cfg(defaults, dict(lr=2.0))['lr'] == 2.0
+    assert defaults['head']['channels'] == 4  # defaults untouched
+
+
+def test_deprecated_keys_move_with_a_warning_naming_both():
+    renames = {'old': 'new', 'branch': ('branches', lambda b: (b, )),
+               'part.loss_weight': 'part_weight'}
+    user = dict(old=1, branch='x', part=dict(loss_weight=0.5, size=3))
+    with pytest.warns(FutureWarning) as record:
+        cfg = rename_deprecated_keys(user, renames, 'semi_train_cfg')
+    assert cfg == dict(new=1, branches=('x', ), part=dict(size=3),
+                       part_weight=0.5)
+    messages = ' '.join(str(w.message) for w in record)
+    for old, new in (('old', 'new'), ('branch', 'branches'),
+                     ('part.loss_weight', 'part_weight')):
+        assert f'semi_train_cfg.{old} is deprecated; use ' \
+            f'semi_train_cfg.{new}' in messages
+    assert user['part'] == dict(loss_weight=0.5, size=3)  # not modified
+    with pytest.raises(KeyError, match='give only new'):
+        rename_deprecated_keys(dict(old=1, new=2), renames, 'cfg')
+
+
+@pytest.mark.parametrize('method,part,cls', [
+    ('U2PL', 'contrast', 'CategoryQueueInfoNCELoss'),
+    ('CSS', 'contrast', 'PrototypeContrastLoss'),
+    ('CorrMatch', 'corr_head', 'CorrelationHead'),
+    ('CorrMatch', 'corr_loss', 'CorrelationLoss'),
+    ('RankMatch', 'rank_loss', 'RankAwareKLLoss'),
+])
+def test_every_part_is_built_from_its_config_type(method, part, cls):
+    """A part's ``type`` is looked up in the registry: an unknown one is
+    an error, not silently the default class."""
+    cfg = dict(U2PL=dict(max_iters=10), CSS=dict(iters_per_epoch=2))
+    train_cfg = dict(cfg.get(method, {}), **{part: dict(type='NoSuchPart')})
+    with pytest.raises(KeyError, match='NoSuchPart'):
+        MODELS.build(dict(type=method, segmentor=tiny_segmentor_cfg(),
+                          semi_train_cfg=train_cfg))
+    assert MODELS.get(cls) is not None

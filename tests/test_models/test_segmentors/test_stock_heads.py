@@ -20,11 +20,11 @@ from mmsemi.models.utils.decode_head_streams import split_head_output
 
 METHODS = {
     'UniMatch': dict(conf_thresh=0.5),
-    'CorrMatch': dict(fixed_thresh=0.4),
+    'CorrMatch': dict(conf_thresh=0.4),
     'U2PL': dict(max_iters=10, contrast=dict(
         queue_length=64, num_queries=8, num_negatives=4,
         low_entropy_threshold=20)),
-    'CSS': dict(iters_per_epoch=5, strong_branch='unsup_strong1',
+    'CSS': dict(iters_per_epoch=5, strong_branches=('unsup_strong1', ),
                 rep_head=dict(type='ProjectionHead', channels=8,
                               out_channels=8, dropout_ratio=0.0),
                 contrast=dict(num_anchors=8, num_negatives=4)),

@@ -1,6 +1,8 @@
 """UniMatch V2's loss against a line-by-line re-statement of the official
 training step (``unimatch_v2.py`` and ``DPT.forward(comp_drop=True)``),
 with the CutMix boxes and channel masks injected into both."""
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -8,7 +10,8 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 import mmsemi.models  # noqa: F401
-from _tiny import tiny_segmentor_cfg, to_device, unimatch_batch
+from _tiny import (fix_cutmix_boxes, tiny_segmentor_cfg, to_device,
+                   unimatch_batch)
 from mmsemi.models.utils.complementary_dropout import \
     complementary_channel_masks
 
@@ -43,9 +46,9 @@ def _masks(widths, device):
 
 
 def _inject(model, boxes, masks):
-    queue = list(boxes)
-    model.sample_cutmix_box = lambda *args: queue.pop(0)
-    model.sample_channel_masks = lambda num, channels, device: masks[channels]
+    fix_cutmix_boxes(model, boxes)
+    model.channel_mask_sampler = \
+        lambda num, channels, kept_ratio, device: masks[channels]
 
 
 def _official_forward(model, x, masks=None):
@@ -117,7 +120,6 @@ def _grads(module):
 @pytest.mark.device
 @pytest.mark.parametrize('thresh', [0.0, 0.2])
 def test_step_matches_official(thresh, device):
-    import copy
     model = _model(conf_thresh=thresh).to(device)
     ref_student = copy.deepcopy(model.student)
     ref_teacher = copy.deepcopy(model.teacher)

@@ -8,8 +8,9 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 import mmsemi.models  # noqa: F401
-import mmsemi.models.segmentors.unimatch as unimatch_module
-from _tiny import tiny_segmentor_cfg, to_device, unimatch_batch
+from _head_oracles import official_forward_with_perturbation
+from _tiny import (fix_cutmix_boxes, tiny_segmentor_cfg, to_device,
+                   unimatch_batch)
 from mmsemi.models.losses.rank_aware_kl_loss import permutation_table
 
 
@@ -17,12 +18,6 @@ def _model(**train_cfg):
     torch.manual_seed(0)
     return MODELS.build(dict(type='RankMatch', segmentor=tiny_segmentor_cfg(),
                              semi_train_cfg=train_cfg))
-
-
-def _fixed_boxes(monkeypatch, boxes):
-    queue = list(boxes)
-    monkeypatch.setattr(unimatch_module, 'cutmix_boxes',
-                        lambda *args, **kwargs: queue.pop(0))
 
 
 def _boxes(size, device='cpu'):
@@ -109,7 +104,7 @@ def _official_step(student, inputs, samples, boxes, thresh, num_agents):
         strong.append(img)
     student.train()
     feats = student.extract_feat(torch.cat([x_l, x_w]))
-    preds, preds_fp = head.forward_with_perturbation(feats, 0.5)
+    preds, preds_fp = official_forward_with_perturbation(head, feats, 0.5)
     feat_u_w = aspp.pop().chunk(2)[0][2:]
     preds, preds_fp = up(preds), up(preds_fp)
     pred_x, pred_u_w = preds.split([2, 2])
@@ -153,7 +148,7 @@ def _official_step(student, inputs, samples, boxes, thresh, num_agents):
 @pytest.mark.device
 @pytest.mark.parametrize('size', [32, 33])
 @pytest.mark.parametrize('thresh', [0.0, 0.4])
-def test_loss_matches_official_step(monkeypatch, thresh, size, device):
+def test_loss_matches_official_step(thresh, size, device):
     """The default RankMatch (only the agent count shrunk to the tiny
     feature maps). Crop 33 gives 5x5 features ((33-1)/(5-1) = 8: the
     strided feature CutMix), crop 32 gives 4x4 (the up-mix-down)."""
@@ -167,7 +162,7 @@ def test_loss_matches_official_step(monkeypatch, thresh, size, device):
                           rank_loss=dict(num_agents=8, eps=0.0)).to(device)
     inputs, samples = to_device(*unimatch_batch(size=size), device)
     boxes = _boxes(size, device)
-    _fixed_boxes(monkeypatch, boxes)
+    fix_cutmix_boxes(model, boxes)
 
     torch.manual_seed(7)
     losses = model.loss(inputs, samples)
@@ -186,7 +181,8 @@ def test_loss_matches_official_step(monkeypatch, thresh, size, device):
 
     # the log-space option is the official computation without the eps in
     # the denominators and the log
-    _fixed_boxes(monkeypatch, boxes * 2)
+    fix_cutmix_boxes(log_space_model, boxes)
+    fix_cutmix_boxes(no_eps_model, boxes)
     torch.manual_seed(7)
     log_space = log_space_model.loss(inputs, samples)
     torch.manual_seed(7)
@@ -196,8 +192,7 @@ def test_loss_matches_official_step(monkeypatch, thresh, size, device):
                                    atol=1e-8)
 
 
-def test_rank_loss_trains_the_student_up_to_the_aspp_output(
-        monkeypatch):
+def test_rank_loss_trains_the_student_up_to_the_aspp_output():
     """Only the rank terms: the weak and partner features are targets, the
     strong features receive the gradient (through the whole student)."""
     model = _model(conf_thresh=1.01, sup_weight=0.0,
@@ -215,11 +210,12 @@ def test_rank_loss_trains_the_student_up_to_the_aspp_output(
         head.conv_seg.weight.grad.abs().sum() == 0
 
 
-def test_unit_components_combine_to_the_official_total(monkeypatch):
+def test_unit_components_combine_to_the_official_total():
     """Spec #26: unit losses give (1 + 0.25 + 0.25 + 0.5) / 2 + 0.1."""
     model = _model()
     cfg = model.semi_train_cfg
-    rank_weight = model.rank_loss.loss_weight / len(cfg['strong_branches'])
+    assert model.rank_loss.loss_weight == 1.0  # weighted by rank_weight
+    rank_weight = cfg['rank_weight'] / len(cfg['strong_branches'])
     total = cfg['sup_weight'] + 2 * cfg['strong_weight'] + \
         cfg['fp_weight'] + 2 * rank_weight
     assert total == pytest.approx(1.1)
@@ -242,3 +238,22 @@ def test_misspelt_keys_are_reported():
         _model(rank_los=dict(num_agents=8))
     with pytest.raises(TypeError, match='num_agent'):
         _model(rank_loss=dict(num_agent=8))
+
+
+def test_rank_weight_scales_the_rank_terms_and_its_old_name_warns():
+    inputs, samples = unimatch_batch()
+    losses = {}
+    for weight in (0.1, 0.4):
+        model = _model(rank_weight=weight, rank_loss=dict(num_agents=8))
+        torch.manual_seed(3)
+        losses[weight] = model.loss(inputs, samples)
+    torch.testing.assert_close(losses[0.4]['unsup.loss_rank1'],
+                               4 * losses[0.1]['unsup.loss_rank1'])
+    with pytest.warns(FutureWarning,
+                      match='rank_loss.loss_weight.*rank_weight'):
+        old = _model(rank_loss=dict(num_agents=8, loss_weight=0.4))
+    assert old.semi_train_cfg['rank_weight'] == 0.4
+    assert 'loss_weight' not in old.semi_train_cfg['rank_loss']
+    assert old.rank_loss.loss_weight == 1.0
+    with pytest.raises(KeyError, match='give only rank_weight'):
+        _model(rank_weight=0.1, rank_loss=dict(loss_weight=0.1))

@@ -28,7 +28,7 @@ def _css():
     return MODELS.build(dict(
         type='CSS', segmentor=tiny_segmentor_cfg(),
         semi_train_cfg=dict(
-            iters_per_epoch=2, strong_branch='unsup_strong1',
+            iters_per_epoch=2, strong_branches=('unsup_strong1', ),
             rep_head=dict(type='ProjectionHead', channels=8, out_channels=6,
                           dropout_ratio=0.0),
             contrast=dict(num_anchors=4, num_negatives=3))))

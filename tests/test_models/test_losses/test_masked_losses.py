@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from mmseg.registry import MODELS
-from mmsemi.models.losses import (MaskedCrossEntropyLoss, MaskedKLDivLoss,
-                                  masked_cross_entropy, masked_kl_div)
+from mmsemi.models.losses import (CorrelationLoss, masked_cross_entropy,
+                                  masked_kl_div)
 
 # Logits of shape (N, K, H, W) = (1, 2, 1, 2):
 #   pixel A: (0, 0), target 1 -> ce_A = -log(1/2)             = log 2
@@ -132,31 +132,19 @@ def test_kl_hand_example_and_gradient_only_into_logits():
     assert torch.all(logits.grad[..., 1] == 0)
 
 
-def test_loss_modules_registered_and_weighted():
-    ce = MODELS.build(
-        dict(type='MaskedCrossEntropyLoss', normalize='mask',
-             loss_weight=2.0))
-    assert isinstance(ce, MaskedCrossEntropyLoss)
-    assert ce.loss_name == 'loss_mce'
-    mask = torch.tensor([[[0.5, 1.0]]])
-    assert ce(_logits(), TARGET, mask).item() == pytest.approx(
-        2 * (0.5 * CE_A + CE_B) / 1.5, rel=1e-6)
-
-    kl = MODELS.build(dict(type='MaskedKLDivLoss', loss_name='loss_kl_u'))
-    assert isinstance(kl, MaskedKLDivLoss) and kl.loss_name == 'loss_kl_u'
-    assert MaskedKLDivLoss().loss_name == 'loss_mkl'
-    target = torch.tensor([[[[1.0, 1.0]], [[0.0, 0.0]]]])
-    valid = torch.tensor([[[True, False]]])
-    # pixel A only: KL = -log(1/2); 'valid' divides by 1 valid pixel.
-    assert kl(_logits(), target, torch.ones(1, 1, 2),
-              valid).item() == pytest.approx(CE_A, rel=1e-6)
+def test_removed_module_forms_are_not_registered():
+    """The methods call the functions; a config naming the old module
+    forms fails at build time instead of training something else."""
+    for name in ('MaskedCrossEntropyLoss', 'MaskedKLDivLoss',
+                 'ReCoThresholdCELoss'):
+        assert MODELS.get(name) is None
 
 
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match='normalize'):
-        MaskedCrossEntropyLoss(normalize='sum')
+        CorrelationLoss(normalize='sum')
     with pytest.raises(ValueError, match="start with 'loss_'"):
-        MaskedKLDivLoss(loss_name='kl')
+        CorrelationLoss(loss_name='corr')
     with pytest.raises(ValueError, match='normalize'):
         _ce(torch.ones(1, 1, 2), 'mean')
     with pytest.raises(ValueError, match='mask must have shape'):
