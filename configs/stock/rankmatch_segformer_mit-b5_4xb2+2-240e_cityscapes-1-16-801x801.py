@@ -14,9 +14,11 @@ model = dict(_base_.semi_model, _delete_=True, segmentor=segmentor)
 train_dataloader = dict(_base_.semi_train_dataloader, _delete_=True)
 auto_scale_lr = _base_.semi_auto_scale_lr
 train_cfg = dict(_base_.semi_train_loop, _delete_=True)
+# The stock warm-up, then its poly decay to the end of training (without
+# `end`, mmengine's Runner ends it at train_cfg.max_iters).
 param_scheduler = [
     _base_.param_scheduler[0],
-    dict(_base_.param_scheduler[1], end=_base_.semi_max_iters)
+    {k: v for k, v in _base_.param_scheduler[1].items() if k != 'end'}
 ]
 custom_hooks = _base_.semi_custom_hooks
 # mmsemi's label check, NaN guard and pseudo-label pictures, merged into
