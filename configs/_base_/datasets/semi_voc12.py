@@ -51,9 +51,9 @@ train_dataloader = dict(
                  source_ratio=[1, 1]))
 # Linear lr scaling (`tools/train.py --auto-scale-lr`): the lr of the
 # recipes on this base is for 16 images per iteration, labeled + unlabeled
-# (4 GPUs x (2 + 2); CorrMatch VOC: 2 GPUs x (4 + 4)), the batch as mmengine counts it:
-# train_dataloader.batch_size x number of processes. Configs with another
-# recipe batch set their own.
+# (4 GPUs x (2 + 2); CorrMatch at crop 321: 2 GPUs x (4 + 4)), the batch
+# as mmengine counts it: train_dataloader.batch_size x number of
+# processes. Configs with another recipe batch set their own.
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 val_dataloader = dict(
     batch_size=1,

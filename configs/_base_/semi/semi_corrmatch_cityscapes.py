@@ -1,7 +1,8 @@
 # CorrMatch on Cityscapes (mmseg layout), split 1/16 (186 labeled, 2,789
-# unlabeled), crop 801, one strong view, for configs that inherit a full stock mmseg
-# config (see configs/stock/README.md; keys start with `semi_`): the recipe
-# of ../recipes/corrmatch_cityscapes.py with this split's data, batch and length,
+# unlabeled), crop 801, one strong view,
+# for configs that inherit a full stock mmseg config (see
+# configs/stock/README.md; keys start with `semi_`): the recipe of
+# ../recipes/corrmatch_cityscapes.py with this split's data, batch and length,
 # 240 epochs = 240 x 349 = 83,760 iterations (4 GPUs x (2 + 2)).
 _base_ = ['./semi_data_cityscapes.py', '../recipes/corrmatch_cityscapes.py']
 from mmsemi.datasets.semi_pipelines import stock_semi_train_data  # noqa: E402

@@ -1,7 +1,8 @@
 # CorrMatch on Pascal VOC 2012 aug (mmseg layout), blended split 1/16 (662
-# labeled, 9,920 unlabeled), crop 513, one strong view, for configs that inherit a full stock mmseg
-# config (see configs/stock/README.md; keys start with `semi_`): the recipe
-# of ../recipes/corrmatch_voc12.py with this split's data, batch and length,
+# labeled, 9,920 unlabeled), crop 513, one strong view,
+# for configs that inherit a full stock mmseg config (see
+# configs/stock/README.md; keys start with `semi_`): the recipe of
+# ../recipes/corrmatch_voc12.py with this split's data, batch and length,
 # 80 epochs = 80 x 1,240 = 99,200 iterations (4 GPUs x (2 + 2)).
 _base_ = ['./semi_data_voc12aug.py', '../recipes/corrmatch_voc12.py']
 from mmsemi.datasets.semi_pipelines import stock_semi_train_data  # noqa: E402
