@@ -10,9 +10,5 @@ train_dataloader = dict(dataset=dict(datasets=[
 ]))
 max_iters = 79360
 val_interval = 4960
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 default_hooks = dict(checkpoint=dict(interval=val_interval))

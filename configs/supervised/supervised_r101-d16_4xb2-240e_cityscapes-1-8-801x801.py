@@ -25,10 +25,6 @@ val_interval = 920
 optim_wrapper = dict(
     optimizer=dict(lr=0.005),
     paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=1.0)}))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=val_interval)
 default_hooks = dict(checkpoint=dict(interval=val_interval))

@@ -54,10 +54,6 @@ optim_wrapper = dict(
         'decode_head': dict(lr_mult=10.0),
         'corr_head': dict(lr_mult=10.0)
     }))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 custom_hooks = [dict(type='DynamicThresholdHook')]
 default_hooks = dict(

@@ -24,10 +24,6 @@ val_interval = 200
 # Fine-tuned from the stand-in backbone: backbone lr 0.005, 10x on the
 # decode head (the base schedule's ratio).
 optim_wrapper = dict(optimizer=dict(lr=0.005))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 default_hooks = dict(
     logger=dict(interval=20),

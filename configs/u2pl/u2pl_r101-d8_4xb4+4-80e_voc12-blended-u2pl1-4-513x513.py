@@ -23,9 +23,5 @@ custom_hooks = [
     dict(type='EMATeacherHook', momentum=0.01, ramp_up=True,
          begin_iter=sup_only_iters, update_buffers=False)
 ]
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 default_hooks = dict(checkpoint=dict(interval=val_interval))
