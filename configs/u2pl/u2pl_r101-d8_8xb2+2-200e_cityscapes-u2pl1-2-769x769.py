@@ -11,17 +11,5 @@ train_dataloader = dict(dataset=dict(datasets=[
 ]))
 max_iters = 18600
 val_interval = 930
-iters_per_epoch = 93
-sup_only_iters = 0
-model = dict(semi_train_cfg=dict(
-    max_iters=max_iters, iters_per_epoch=iters_per_epoch,
-    sup_only_iters=sup_only_iters))
-# EMA of the parameters only (official; the teacher's BN statistics come
-# from its own train-mode passes): decay min(1 - 1 / (n + 1), 0.99) n
-# iterations after the warm-up, i.e. momentum max(1 / (n + 1), 0.01).
-custom_hooks = [
-    dict(type='EMATeacherHook', momentum=0.01, ramp_up=True,
-         begin_iter=sup_only_iters, update_buffers=False)
-]
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 default_hooks = dict(checkpoint=dict(interval=val_interval))
