@@ -10,4 +10,3 @@ train_dataloader = dict(dataset=dict(datasets=[
     dict(_base_.unlabeled_dataset,
          split_file='../splits/cityscapes_u2pl/372/unlabeled.txt'),
 ]))
-model = dict(semi_train_cfg=dict(iters_per_epoch=23))

@@ -9,4 +9,3 @@ train_dataloader = dict(dataset=dict(datasets=[
     dict(_base_.unlabeled_dataset,
          split_file='../../splits/pascal/u2pl_183/unlabeled.txt'),
 ]))
-model = dict(semi_train_cfg=dict(iters_per_epoch=5))

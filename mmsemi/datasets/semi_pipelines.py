@@ -86,6 +86,61 @@ def semi_train_pipelines(crop_size: Sequence[int],
     )
 
 
+#: CSS's branches: the weak view and one strong view whose geometry (rescale,
+#: CutMix, flip) the model applies.
+CSS_BRANCHES = ('sup', 'unsup_weak', 'unsup_strong')
+
+
+def css_train_pipelines(crop_size: Sequence[int],
+                        num_classes: int,
+                        labeled_scale: Optional[Sequence[float]] = None
+                        ) -> Dict:
+    """CSS's official training pipelines: labeled images rescaled in
+    ``labeled_scale`` (none when ``None``), cropped, photometrically
+    augmented and flipped; unlabeled images cropped only (the weak view),
+    their strong view photometrically augmented here and geometrically in
+    the model.
+
+    Returns:
+        dict: ``branch_field``, ``photometric`` (ColorJitter 0.25 with
+        p = 0.8, blur with p = 0.5), ``sup_pipeline``, ``unsup_pipeline``.
+    """
+    branch_field = list(CSS_BRANCHES)
+    photometric = [
+        dict(type='StrongColorJitter', brightness=0.25, contrast=0.25,
+             saturation=0.25, hue=0.25, prob=0.8),
+        dict(type='StrongGaussianBlur', sigma=(0.15, 1.15), prob=0.5),
+    ]
+    crop = dict(type='RandomCrop', crop_size=tuple(crop_size),
+                cat_max_ratio=1.0)
+    rescale = [] if labeled_scale is None else [
+        dict(type='RandomRelativeResize', ratio_range=tuple(labeled_scale))
+    ]
+    return dict(
+        branch_field=branch_field,
+        photometric=photometric,
+        sup_pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations'),
+            dict(type='CheckSegLabel', num_classes=num_classes),
+            *rescale,
+            crop,
+            *photometric,
+            dict(type='RandomFlip', prob=0.5),
+            dict(type='MultiBranch', branch_field=branch_field,
+                 sup=[dict(type='PackSegInputs')]),
+        ],
+        unsup_pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadUnlabeledAnnotations', with_gt=False),
+            crop,
+            dict(type='MultiBranch', branch_field=branch_field,
+                 unsup_weak=[dict(type='PackSemiSegInputs')],
+                 unsup_strong=[*photometric,
+                               dict(type='PackSemiSegInputs')]),
+        ])
+
+
 def semi_train_data(base,
                     crop_size: Optional[Sequence[int]] = None,
                     branch_field: Optional[Sequence[str]] = None,
@@ -129,19 +184,32 @@ def semi_train_data(base,
 
 
 def stock_semi_train_data(base, split: str, crop_size: Sequence[int],
-                          branch_field: Sequence[str],
-                          batch_size: int) -> Dict:
-    """The ``semi_``-prefixed training data of a stock-config recipe base
+                          branch_field: Optional[Sequence[str]],
+                          batch_size: int,
+                          css_labeled_scale: Optional[Sequence[float]] = None,
+                          css: bool = False) -> Dict:
+    """The ``semi_``-prefixed training data of a stock-config base
     (``configs/_base_/semi/semi_<method>_<data>.py``), on the dataset keys
     of ``semi_data_<data>.py`` (``base`` is the caller's ``_base_``).
+    ``css=True`` builds CSS's pipelines (:func:`css_train_pipelines`, with
+    ``css_labeled_scale``) instead of the shared geometry + strong views.
 
     Returns:
         dict: ``semi_split``, ``semi_crop_size``, ``semi_branch_field``,
-        ``semi_geometric_pipeline``, ``semi_labeled_pipeline``,
-        ``semi_unlabeled_pipeline`` and ``semi_train_dataloader``.
+        ``semi_labeled_pipeline``, ``semi_unlabeled_pipeline``,
+        ``semi_train_dataloader`` and ``semi_geometric_pipeline`` (or
+        ``semi_photometric`` for CSS).
     """
-    keys = semi_train_pipelines(crop_size, base['semi_num_classes'],
-                                base['semi_strong_pipeline'], branch_field)
+    if css:
+        keys = css_train_pipelines(crop_size, base['semi_num_classes'],
+                                   css_labeled_scale)
+        extra = dict(semi_photometric=keys['photometric'])
+        branch_field = keys['branch_field']
+    else:
+        keys = semi_train_pipelines(crop_size, base['semi_num_classes'],
+                                    base['semi_strong_pipeline'],
+                                    branch_field)
+        extra = dict(semi_geometric_pipeline=keys['geometric_pipeline'])
     common = dict(type=base['semi_dataset_type'],
                   data_root=base['semi_data_root'],
                   data_prefix=base['semi_data_prefix'])
@@ -150,7 +218,7 @@ def stock_semi_train_data(base, split: str, crop_size: Sequence[int],
         semi_split=split,
         semi_crop_size=tuple(crop_size),
         semi_branch_field=list(branch_field),
-        semi_geometric_pipeline=keys['geometric_pipeline'],
+        **extra,
         semi_labeled_pipeline=keys['sup_pipeline'],
         semi_unlabeled_pipeline=keys['unsup_pipeline'],
         semi_train_dataloader=dict(

@@ -4,61 +4,16 @@
 # The recipe of ../recipes/css_voc12.py (lambda_c's epoch is the run's
 # labeled epoch, floor(ceil(662 / 4) / 8) = 20 iterations here) with this
 # split's data: 4 GPUs x (8 labeled + 8 unlabeled), 80,000 iterations, the
-# official photometric strong view (the model adds the geometry).
+# official photometric strong view (the model adds the geometry), labeled
+# images rescaled in [0.5, 1.5].
 _base_ = ['./semi_data_voc12aug.py', '../recipes/css_voc12.py']
-semi_split = 'u2pl_1_16'
-semi_crop_size = (513, 513)
+from mmsemi.datasets.semi_pipelines import stock_semi_train_data  # noqa: E402
+
+globals().update(stock_semi_train_data(
+    _base_, split='u2pl_1_16', crop_size=(513, 513), branch_field=None,
+    batch_size=16, css=True, css_labeled_scale=(0.5, 1.5)))
 semi_max_iters = 80000
 semi_val_interval = 4000
-
-# Weak view: the crop only. Strong view: the official photometric part
-# here, the geometric part (rescale, CutMix, flip) in the model.
-semi_branch_field = ['sup', 'unsup_weak', 'unsup_strong']
-semi_photometric = [
-    dict(type='StrongColorJitter', brightness=0.25, contrast=0.25,
-         saturation=0.25, hue=0.25, prob=0.8),
-    dict(type='StrongGaussianBlur', sigma=(0.15, 1.15), prob=0.5),
-]
-semi_labeled_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='CheckSegLabel', num_classes=_base_.semi_num_classes),
-    dict(type='RandomRelativeResize', ratio_range=(0.5, 1.5)),
-    dict(type='RandomCrop', crop_size=semi_crop_size, cat_max_ratio=1.0),
-    *semi_photometric,
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='MultiBranch', branch_field=semi_branch_field,
-         sup=[dict(type='PackSegInputs')]),
-]
-semi_unlabeled_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadUnlabeledAnnotations', with_gt=False),
-    dict(type='RandomCrop', crop_size=semi_crop_size, cat_max_ratio=1.0),
-    dict(type='MultiBranch', branch_field=semi_branch_field,
-         unsup_weak=[dict(type='PackSemiSegInputs')],
-         unsup_strong=[*semi_photometric, dict(type='PackSemiSegInputs')]),
-]
-semi_train_dataloader = dict(
-    batch_size=16,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='LabeledUnlabeledSampler', batch_size=16,
-                 source_ratio=[1, 1]),
-    dataset=dict(type='ConcatDataset', datasets=[
-        dict(type=_base_.semi_dataset_type,
-             data_root=_base_.semi_data_root,
-             data_prefix=_base_.semi_data_prefix,
-             seg_map_fallback=_base_.semi_seg_map_fallback,
-             split_file=f'{_base_.semi_split_root}/{semi_split}/labeled.txt',
-             pipeline=semi_labeled_pipeline),
-        dict(type=_base_.semi_dataset_type,
-             data_root=_base_.semi_data_root,
-             data_prefix=_base_.semi_data_prefix,
-             split_file=f'{_base_.semi_split_root}/{semi_split}/'
-             'unlabeled.txt',
-             with_label=False,
-             pipeline=semi_unlabeled_pipeline),
-    ]))
 semi_train_loop = dict(type='SemiIterBasedTrainLoop',
                        max_iters=semi_max_iters,
                        val_interval=semi_val_interval)
