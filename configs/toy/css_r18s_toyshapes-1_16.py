@@ -25,13 +25,11 @@ model = dict(
         unsup_threshold=0.97,
         weak_threshold=0.7,
         indicator_temperature=0.5,
-        # lambda_c = exp(-5 (e / 200)^2) over labeled epochs e; an epoch of
-        # the 1/16 split (125 labeled images, 4 per iteration) is 31
-        # iterations: floor(N_labeled / labeled batch). Independent of
-        # max_iters.
+        # lambda_c = exp(-5 (e / 200)^2) over labeled epochs e; the epoch
+        # is the run's labeled loader (the 1/16 split: 125 labeled images,
+        # 4 per iteration, 31 iterations).
         contrast_schedule='rampdown',
         rampdown_epochs=200,
-        iters_per_epoch=31,
         strong_scale=(0.5, 1.5),
         rep_head=dict(type='ProjectionHead', channels=64, out_channels=64,
                       dropout_ratio=0.0),

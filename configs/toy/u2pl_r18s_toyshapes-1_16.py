@@ -1,7 +1,9 @@
 # U2PL on the embedded demo: the slim DeepLabV3+ with 4 labeled + 4
 # unlabeled ToyShapes images per iteration on the 1/16 split, a 64-d
 # representation head, small category queues, 20 supervised-only warm-up
-# iterations, then the EMA teacher (parameters only, ramped decay to 0.99).
+# iterations, then the EMA teacher (parameters only, ramped decay to 0.99)
+# from the end of the warm-up. The drop rate decays continuously
+# (iters_per_epoch=1) over train_cfg.max_iters.
 _base_ = [
     '../_base_/models/deeplabv3plus_r18s-d8_toy.py',
     '../_base_/datasets/semi_toyshapes_80x80.py',
@@ -12,7 +14,6 @@ data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
 segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
 max_iters = 200
 val_interval = 200
-sup_only_iters = 20
 model = dict(
     _delete_=True,
     type='U2PL',
@@ -20,8 +21,8 @@ model = dict(
     data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
                            data_preprocessor=data_preprocessor),
     semi_train_cfg=dict(
-        max_iters=max_iters,
-        sup_only_iters=sup_only_iters,
+        iters_per_epoch=1,
+        sup_only_iters=20,
         alpha0=0.2,
         contrast_weight=0.1,
         rep_head=dict(type='ProjectionHead', channels=64, out_channels=64,
@@ -68,7 +69,7 @@ optim_wrapper = dict(
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 custom_hooks = [
     dict(type='EMATeacherHook', momentum=0.01, ramp_up=True,
-         begin_iter=sup_only_iters, update_buffers=False)
+         update_buffers=False)
 ]
 default_hooks = dict(
     logger=dict(interval=20),
