@@ -14,7 +14,5 @@ data_preprocessor = dict(size=crop_size)
 segmentor = dict(data_preprocessor=data_preprocessor)
 model = dict(segmentor=segmentor,
              data_preprocessor=dict(data_preprocessor=data_preprocessor))
-max_iters = 91120
-val_interval = 5695
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+train_cfg = dict(max_iters=91120, val_interval=5695)
+default_hooks = dict(checkpoint=dict(interval=5695))

@@ -38,7 +38,5 @@ train_dataloader = dict(dataset=dict(datasets=[
     dict(unlabeled_dataset,  # noqa: F821
          split_file='../../splits/pascal/1464/unlabeled.txt'),
 ]))
-max_iters = 91200
-val_interval = 5700
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+train_cfg = dict(max_iters=91200, val_interval=5700)
+default_hooks = dict(checkpoint=dict(interval=5700))

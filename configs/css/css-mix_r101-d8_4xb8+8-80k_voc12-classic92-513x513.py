@@ -14,8 +14,6 @@ from mmsemi.datasets.semi_pipelines import css_train_pipelines  # noqa: E402
 
 data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
 segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-max_iters = 80000
-val_interval = 4000
 model = dict(
     _base_.semi_model,
     _delete_=True,
@@ -47,5 +45,5 @@ auto_scale_lr = _base_.semi_auto_scale_lr
 optim_wrapper = dict(_base_.semi_optim_wrapper, _delete_=True)
 custom_hooks = _base_.semi_custom_hooks
 param_scheduler = _base_.semi_param_scheduler
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+train_cfg = dict(max_iters=80000, val_interval=4000)
+default_hooks = dict(checkpoint=dict(interval=4000))

@@ -44,8 +44,6 @@ train_dataloader = dict(dataset=dict(datasets=[
     dict(_base_.unlabeled_dataset, pipeline=unsup_pipeline,
          split_file='splits/1_16/unlabeled.txt'),
 ]))
-max_iters = 200
-val_interval = 200
 # Fine-tuned from the stand-in backbone: backbone lr 0.005, 10x on the
 # heads (correlation branch included), the official recipe's ratio.
 optim_wrapper = dict(
@@ -54,11 +52,11 @@ optim_wrapper = dict(
         'decode_head': dict(lr_mult=10.0),
         'corr_head': dict(lr_mult=10.0)
     }))
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
+train_cfg = dict(max_iters=200, val_interval=200)
 custom_hooks = [dict(type='DynamicThresholdHook')]
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=val_interval, save_best=None),
+    checkpoint=dict(interval=200, save_best=None),
     visualization=dict(type='SegVisualizationHook', draw=False),
     pseudo_labels=dict(enabled=True, interval=100))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

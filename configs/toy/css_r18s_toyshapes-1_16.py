@@ -11,8 +11,6 @@ _base_ = [
 ]
 data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
 segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-max_iters = 200
-val_interval = 200
 model = dict(
     _delete_=True,
     type='CSS',
@@ -84,14 +82,14 @@ optim_wrapper = dict(
         'decode_head': dict(lr_mult=10.0),
         'rep_head': dict(lr_mult=10.0)
     }))
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
+train_cfg = dict(max_iters=200, val_interval=200)
 custom_hooks = [
     dict(type='EMATeacherHook', momentum=0.01, ramp_up=True,
          update_buffers=False)
 ]
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=val_interval, save_best=None),
+    checkpoint=dict(interval=200, save_best=None),
     visualization=dict(type='SegVisualizationHook', draw=False),
     pseudo_labels=dict(enabled=True, interval=100))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

@@ -19,15 +19,13 @@ train_dataloader = dict(dataset=dict(datasets=[
     dict(_base_.labeled_dataset, split_file='splits/1_16/labeled.txt'),
     dict(_base_.unlabeled_dataset, split_file='splits/1_16/unlabeled.txt'),
 ]))
-max_iters = 200
-val_interval = 200
 # Fine-tuned from the stand-in backbone: backbone lr 0.005, 10x on the
 # decode head (the base schedule's ratio).
 optim_wrapper = dict(optimizer=dict(lr=0.005))
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
+train_cfg = dict(max_iters=200, val_interval=200)
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=val_interval, save_best=None),
+    checkpoint=dict(interval=200, save_best=None),
     visualization=dict(type='SegVisualizationHook', draw=False),
     pseudo_labels=dict(enabled=True, interval=100))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

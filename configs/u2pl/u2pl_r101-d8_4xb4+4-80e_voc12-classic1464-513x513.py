@@ -39,7 +39,5 @@ train_dataloader = dict(
         dict(unlabeled_dataset,  # noqa: F821
              split_file='../../splits/pascal/u2pl_1464/unlabeled.txt'),
     ]))
-max_iters = 45600
-val_interval = 2850
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+train_cfg = dict(max_iters=45600, val_interval=2850)
+default_hooks = dict(checkpoint=dict(interval=2850))

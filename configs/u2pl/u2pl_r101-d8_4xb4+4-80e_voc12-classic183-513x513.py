@@ -3,13 +3,8 @@
 # 4 unlabeled): 650 iterations per epoch, 52000 in total; one
 # supervised-only warm-up epoch (official default sup_only_epoch=1).
 _base_ = ['./u2pl_r101-d8_4xb4+4-80e_voc12-classic1464-513x513.py']
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../../splits/pascal/u2pl_183/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../../splits/pascal/u2pl_183/unlabeled.txt'),
-]))
-max_iters = 52000
-val_interval = 3250
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
+train_dataloader = split_train_dataloader(_base_, '../../splits/pascal/u2pl_183')
+train_cfg = dict(max_iters=52000, val_interval=3250)
+default_hooks = dict(checkpoint=dict(interval=3250))

@@ -33,7 +33,5 @@ train_dataloader = dict(dataset=dict(datasets=[
     dict(unlabeled_dataset,  # noqa: F821
          split_file='../splits/cityscapes_u2pl/186/unlabeled.txt'),
 ]))
-max_iters = 34800
-val_interval = 1740
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+train_cfg = dict(max_iters=34800, val_interval=1740)
+default_hooks = dict(checkpoint=dict(interval=1740))

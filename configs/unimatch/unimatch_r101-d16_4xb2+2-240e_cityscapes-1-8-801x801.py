@@ -10,6 +10,8 @@ _base_ = [
     '../_base_/semi_default_runtime.py',
     '../_base_/recipes/unimatch_cityscapes.py',
 ]
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
 data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
 segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
 model = dict(
@@ -22,13 +24,6 @@ optim_wrapper = dict(_base_.semi_optim_wrapper, _delete_=True)
 param_scheduler = _base_.semi_param_scheduler
 custom_hooks = _base_.semi_custom_hooks
 auto_scale_lr = _base_.semi_auto_scale_lr
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../splits/cityscapes/1_8/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../splits/cityscapes/1_8/unlabeled.txt'),
-]))
-max_iters = 78000
-val_interval = 6500
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+train_dataloader = split_train_dataloader(_base_, '../splits/cityscapes/1_8')
+train_cfg = dict(max_iters=78000, val_interval=6500)
+default_hooks = dict(checkpoint=dict(interval=6500))

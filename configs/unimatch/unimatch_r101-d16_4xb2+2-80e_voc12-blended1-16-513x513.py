@@ -9,6 +9,8 @@ _base_ = [
     '../_base_/semi_default_runtime.py',
     '../_base_/recipes/unimatch_voc12.py',
 ]
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
 data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
 segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
 model = dict(
@@ -21,13 +23,6 @@ optim_wrapper = dict(_base_.semi_optim_wrapper, _delete_=True)
 param_scheduler = _base_.semi_param_scheduler
 custom_hooks = _base_.semi_custom_hooks
 auto_scale_lr = _base_.semi_auto_scale_lr
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../../splits/pascal/1_16/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../../splits/pascal/1_16/unlabeled.txt'),
-]))
-max_iters = 99200
-val_interval = 6200
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+train_dataloader = split_train_dataloader(_base_, '../../splits/pascal/1_16')
+train_cfg = dict(max_iters=99200, val_interval=6200)
+default_hooks = dict(checkpoint=dict(interval=6200))

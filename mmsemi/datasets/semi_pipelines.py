@@ -235,3 +235,19 @@ def stock_semi_train_data(base, split: str, crop_size: Sequence[int],
                 dict(common, split_file=f'{split_dir}/unlabeled.txt',
                      with_label=False, pipeline=keys['unsup_pipeline']),
             ])))
+
+
+def split_train_dataloader(base, split_dir: str) -> Dict:
+    """``base``'s train dataloader on another split: ``base`` is the calling
+    config's ``_base_``, ``split_dir`` the folder (relative to the data
+    root) holding ``labeled.txt`` and ``unlabeled.txt``; the datasets are
+    ``base.labeled_dataset`` and ``base.unlabeled_dataset`` with these split
+    files."""
+    return dict(
+        base['train_dataloader'],
+        dataset=dict(type='ConcatDataset', datasets=[
+            dict(base['labeled_dataset'],
+                 split_file=f'{split_dir}/labeled.txt'),
+            dict(base['unlabeled_dataset'],
+                 split_file=f'{split_dir}/unlabeled.txt'),
+        ]))
