@@ -12,26 +12,18 @@ _base_ = [
     '../_base_/recipes/corrmatch_voc12.py',
 ]
 from mmsemi.datasets.semi_pipelines import semi_train_data  # noqa: E402
+from mmsemi.utils.semi_config import semi_method  # noqa: E402
 
 # CorrMatch has one strong view (spec D17): unlabeled samples branch into a
 # weak and a single strong view (UniMatch's configs make two).
 globals().update(semi_train_data(
     _base_, branch_field=['sup', 'unsup_weak', 'unsup_strong1']))
-data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
-segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
+# The segmentor (batches padded to the crop) wrapped by the recipe's
+# method, with the recipe's optimiser, schedule, hooks and lr batch.
 # The correlation branch (training only) reads the last backbone stage
 # (c4); region propagation runs the official sequential semantics on tiles
 # of the feature grid.
-model = dict(
-    _base_.semi_model,
-    _delete_=True,
-    segmentor=segmentor,
-    data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
-                           data_preprocessor=data_preprocessor))
-optim_wrapper = dict(_base_.semi_optim_wrapper, _delete_=True)
-param_scheduler = _base_.semi_param_scheduler
-custom_hooks = _base_.semi_custom_hooks
-auto_scale_lr = _base_.semi_auto_scale_lr
+globals().update(semi_method(_base_))
 train_dataloader = dict(dataset=dict(datasets=[
     dict(labeled_dataset,  # noqa: F821
          split_file='../../splits/pascal/1464/labeled.txt'),

@@ -12,15 +12,11 @@ _base_ = [
     '../_base_/recipes/css_cityscapes.py',
 ]
 from mmsemi.datasets.semi_pipelines import css_train_pipelines  # noqa: E402
+from mmsemi.utils.semi_config import semi_method  # noqa: E402
 
-data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
-segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-model = dict(
-    _base_.semi_model,
-    _delete_=True,
-    segmentor=segmentor,
-    data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
-                           data_preprocessor=data_preprocessor))
+# The segmentor (batches padded to the crop) wrapped by the recipe's
+# method, with the recipe's optimiser, schedule, hooks and lr batch.
+globals().update(semi_method(_base_))
 globals().update(css_train_pipelines(_base_.crop_size, _base_.num_classes))
 labeled_dataset = dict(_base_.labeled_dataset,
                        pipeline=sup_pipeline)  # noqa: F821
@@ -36,9 +32,5 @@ train_dataloader = dict(
         dict(unlabeled_dataset,
              split_file='../splits/cityscapes_u2pl/186/unlabeled.txt'),
     ]))
-auto_scale_lr = _base_.semi_auto_scale_lr
-optim_wrapper = dict(_base_.semi_optim_wrapper, _delete_=True)
-custom_hooks = _base_.semi_custom_hooks
-param_scheduler = _base_.semi_param_scheduler
 train_cfg = dict(max_iters=80000, val_interval=4000)
 default_hooks = dict(checkpoint=dict(interval=4000))

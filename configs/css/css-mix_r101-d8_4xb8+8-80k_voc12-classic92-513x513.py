@@ -11,15 +11,11 @@ _base_ = [
     '../_base_/recipes/css_voc12.py',
 ]
 from mmsemi.datasets.semi_pipelines import css_train_pipelines  # noqa: E402
+from mmsemi.utils.semi_config import semi_method  # noqa: E402
 
-data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
-segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-model = dict(
-    _base_.semi_model,
-    _delete_=True,
-    segmentor=segmentor,
-    data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
-                           data_preprocessor=data_preprocessor))
+# The segmentor (batches padded to the crop) wrapped by the recipe's
+# method, with the recipe's optimiser, schedule, hooks and lr batch.
+globals().update(semi_method(_base_))
 # The official augmentation: labeled images rescaled in [0.5, 1.5],
 # cropped, photometric (ColorJitter 0.25 with p = 0.8, blur with p = 0.5),
 # flipped; the weak view is the crop only, the strong view adds the
@@ -41,9 +37,5 @@ train_dataloader = dict(
         dict(unlabeled_dataset,
              split_file='../../splits/pascal/u2pl_92/unlabeled.txt'),
     ]))
-auto_scale_lr = _base_.semi_auto_scale_lr
-optim_wrapper = dict(_base_.semi_optim_wrapper, _delete_=True)
-custom_hooks = _base_.semi_custom_hooks
-param_scheduler = _base_.semi_param_scheduler
 train_cfg = dict(max_iters=80000, val_interval=4000)
 default_hooks = dict(checkpoint=dict(interval=4000))

@@ -12,21 +12,13 @@ _base_ = [
     '../_base_/recipes/u2pl_cityscapes.py',
 ]
 from mmsemi.datasets.semi_pipelines import semi_train_data  # noqa: E402
+from mmsemi.utils.semi_config import semi_method  # noqa: E402
 
 # No photometric strong view (the model's CutMix is the strong one).
 globals().update(semi_train_data(_base_, branch_field=['sup', 'unsup_weak']))
-data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
-segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-model = dict(
-    _base_.semi_model,
-    _delete_=True,
-    segmentor=segmentor,
-    data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
-                           data_preprocessor=data_preprocessor))
-optim_wrapper = dict(_base_.semi_optim_wrapper, _delete_=True)
-param_scheduler = _base_.semi_param_scheduler
-custom_hooks = _base_.semi_custom_hooks
-auto_scale_lr = _base_.semi_auto_scale_lr
+# The segmentor (batches padded to the crop) wrapped by the recipe's
+# method, with the recipe's optimiser, schedule, hooks and lr batch.
+globals().update(semi_method(_base_))
 train_dataloader = dict(dataset=dict(datasets=[
     dict(labeled_dataset,  # noqa: F821
          split_file='../splits/cityscapes_u2pl/186/labeled.txt'),

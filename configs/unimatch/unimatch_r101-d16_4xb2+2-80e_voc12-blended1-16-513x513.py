@@ -9,20 +9,12 @@ _base_ = [
     '../_base_/semi_default_runtime.py',
     '../_base_/recipes/unimatch_voc12.py',
 ]
+from mmsemi.utils.semi_config import semi_method  # noqa: E402
 from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
 
-data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
-segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-model = dict(
-    _base_.semi_model,
-    _delete_=True,
-    segmentor=segmentor,
-    data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
-                           data_preprocessor=data_preprocessor))
-optim_wrapper = dict(_base_.semi_optim_wrapper, _delete_=True)
-param_scheduler = _base_.semi_param_scheduler
-custom_hooks = _base_.semi_custom_hooks
-auto_scale_lr = _base_.semi_auto_scale_lr
+# The segmentor (batches padded to the crop) wrapped by the recipe's
+# method, with the recipe's optimiser, schedule, hooks and lr batch.
+globals().update(semi_method(_base_))
 train_dataloader = split_train_dataloader(_base_, '../../splits/pascal/1_16')
 train_cfg = dict(max_iters=99200, val_interval=6200)
 default_hooks = dict(checkpoint=dict(interval=6200))
