@@ -8,7 +8,7 @@ _base_ = [
     '../_base_/models/deeplabv3plus_r18s-d8_toy.py',
     '../_base_/datasets/semi_toyshapes_80x80.py',
     '../_base_/schedules/semi_sgd_poly.py',
-    '../_base_/semi_default_runtime.py',
+    '../_base_/toy_runtime.py',
 ]
 data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
 segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
@@ -69,10 +69,3 @@ custom_hooks = [
     dict(type='EMATeacherHook', momentum=0.01, ramp_up=True,
          update_buffers=False)
 ]
-default_hooks = dict(
-    logger=dict(interval=20),
-    checkpoint=dict(interval=200, save_best=None),
-    visualization=dict(type='SegVisualizationHook', draw=False),
-    pseudo_labels=dict(enabled=True, interval=100))
-env_cfg = dict(dist_cfg=dict(backend='gloo'))
-randomness = dict(seed=0)

@@ -7,24 +7,10 @@
 # labels converted to *_gtFine_labelTrainIds.png with mmseg's
 # tools/dataset_converters/cityscapes.py. Split files are mmseg ann files
 # (`<city>/<id>` per line) in data/splits/cityscapes/<split>/.
+_base_ = ['./semi_common.py']
 dataset_type = 'SemiCityscapesDataset'
 data_root = 'data/cityscapes'
 num_classes = 19
-
-# Photometric strong augmentation with UniMatch's parameters.
-strong_pipeline = [
-    dict(type='StrongColorJitter', brightness=0.5, contrast=0.5,
-         saturation=0.5, hue=0.25, prob=0.8),
-    dict(type='StrongRandomGrayscale', prob=0.2),
-    dict(type='StrongGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
-    dict(type='PackSemiSegInputs'),
-]
-# Evaluation on the original image (no resizing), as the official code.
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
 data_prefix = dict(img_path='leftImg8bit/train', seg_map_path='gtFine/train')
 labeled_dataset = dict(
     type=dataset_type,
@@ -37,31 +23,15 @@ unlabeled_dataset = dict(
     data_prefix=data_prefix,
     split_file='../splits/cityscapes/1_8/unlabeled.txt',
     with_label=False)
-# 2 labeled + 2 unlabeled images per GPU.
-train_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='LabeledUnlabeledSampler', batch_size=4,
-                 source_ratio=[1, 1]))
 # Linear lr scaling (`tools/train.py --auto-scale-lr`): the lr of the
 # recipes on this base is for 16 images per iteration, labeled + unlabeled
 # (4 GPUs x (2 + 2)), the batch as mmengine counts it:
 # train_dataloader.batch_size x number of processes. Configs with another
 # recipe batch set their own.
 auto_scale_lr = dict(enable=False, base_batch_size=16)
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(
-            img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
-        split_file='',
-        pipeline=test_pipeline))
+val_dataloader = dict(dataset=dict(
+    type=dataset_type,
+    data_root=data_root,
+    data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
+    split_file=''))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator

@@ -6,24 +6,10 @@
 # `python tools/misc/generate_toy_dataset.py --out data/toyshapes`
 # (2,000 train and 300 val images of 96x96 px, VOC layout, split files in
 # data/toyshapes/splits/<split>/).
+_base_ = ['./semi_common.py']
 dataset_type = 'ToyShapesDataset'
 data_root = 'data/toyshapes'
 num_classes = 7
-
-# Photometric strong augmentation with UniMatch's parameters.
-strong_pipeline = [
-    dict(type='StrongColorJitter', brightness=0.5, contrast=0.5,
-         saturation=0.5, hue=0.25, prob=0.8),
-    dict(type='StrongRandomGrayscale', prob=0.2),
-    dict(type='StrongGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
-    dict(type='PackSemiSegInputs'),
-]
-# Evaluation on the original image (no resizing), as the official code.
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
 data_prefix = dict(img_path='JPEGImages', seg_map_path='SegmentationClass')
 labeled_dataset = dict(
     type=dataset_type,
@@ -38,11 +24,7 @@ unlabeled_dataset = dict(
     with_label=False)
 # 4 labeled + 4 unlabeled images per GPU.
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type='LabeledUnlabeledSampler', batch_size=8,
-                 source_ratio=[1, 1]))
+    batch_size=8, num_workers=1, sampler=dict(batch_size=8))
 # Linear lr scaling (`tools/train.py --auto-scale-lr`): the demo's lr is
 # for 8 images per iteration (one process; 4 + 4, or 8 labeled for the
 # supervised arms): train_dataloader.batch_size x number of processes.
@@ -50,14 +32,9 @@ auto_scale_lr = dict(enable=False, base_batch_size=8)
 val_dataloader = dict(
     batch_size=16,
     num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=data_prefix,
-        split_file='ImageSets/Segmentation/val.txt',
-        pipeline=test_pipeline))
+        split_file='ImageSets/Segmentation/val.txt'))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
