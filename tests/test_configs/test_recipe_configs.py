@@ -8,28 +8,21 @@ configs/_base_/recipes/<method>_<data>.py."""
 import glob
 import json
 import os.path as osp
+import sys
 from collections import defaultdict
 
 import pytest
 from mmengine.config import Config
 
-from mmseg.registry import MODELS
-
 import mmsemi  # noqa: F401
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from _effective import effective_train_cfg  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: Method configs that are a documented variant of the recipe, not the
 #: recipe itself: CSS's cross pseudo-labels.
 VARIANTS = ('css-cross_', )
-
-
-def effective(defaults, cfg):
-    out = dict(defaults)
-    for key, value in (cfg or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            value = effective(out[key], value)
-        out[key] = value
-    return out
 
 
 def _dataset(cfg):
@@ -40,10 +33,9 @@ def _dataset(cfg):
 def _recipe(cfg):
     """What a config takes from its recipe, as the Runner sees it."""
     model = cfg.model
-    defaults = MODELS.get(model.type).default_train_cfg
     recipe = dict(
         type=model.type,
-        semi_train_cfg=effective(defaults, model.semi_train_cfg),
+        semi_train_cfg=effective_train_cfg(model),
         semi_test_cfg=model.get('semi_test_cfg'),
         custom_hooks=cfg.get('custom_hooks') or [],
         auto_scale_lr=cfg.auto_scale_lr)

@@ -51,6 +51,7 @@ from mmseg.registry import MODELS
 
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
+from _effective import effective  # noqa: E402
 from _run_schedule import build_param_schedulers, epoch_lengths  # noqa: E402
 from _snapshot import (CONFIGS_FILE, LOSSES_FILE, REPO_ROOT,  # noqa: E402
                        resolve, shipped_configs, toy_step_losses)
@@ -112,16 +113,6 @@ def diff(old, new, path=''):
         return [d for i, (a, b) in enumerate(zip(old, new))
                 for d in diff(a, b, f'{path}[{i}]')]
     return [] if old == new else [('~', path)]
-
-
-def effective(defaults, cfg):
-    """``cfg`` over the code defaults, nested dicts merged key by key."""
-    out = dict(defaults)
-    for key, value in (cfg or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            value = effective(out[key], value)
-        out[key] = value
-    return json.loads(json.dumps(out, default=list))
 
 
 def _world_size(relpath):

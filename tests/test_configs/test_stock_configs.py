@@ -22,6 +22,7 @@ from mmsemi.utils.config_lookup import (configs_dir, register_config_lookup,
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from _effective import effective_train_cfg  # noqa: E402
 from _run_schedule import build_param_schedulers  # noqa: E402
 STOCK_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'stock', '*.py')))
 METHODS = {'unimatch': 'UniMatch', 'corrmatch': 'CorrMatch', 'u2pl': 'U2PL',
@@ -192,15 +193,7 @@ def test_stock_config_trains_semi_supervised(path):
 
 
 def _train_cfg(cfg):
-    """The model's semi_train_cfg: the config's over the code defaults
-    (nested dicts merged key by key)."""
-    defaults = MODELS.get(cfg.model.type).default_train_cfg
-    return {
-        key: dict(value, **cfg.model.semi_train_cfg.get(key, {}))
-        if isinstance(value, dict) else cfg.model.semi_train_cfg.get(
-            key, value)
-        for key, value in defaults.items()
-    }
+    return effective_train_cfg(cfg.model)
 
 
 def test_stock_config_hyper_parameters_are_the_methods():
