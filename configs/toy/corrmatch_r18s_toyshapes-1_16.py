@@ -8,6 +8,8 @@ _base_ = [
     '../_base_/schedules/semi_sgd_poly.py',
     '../_base_/toy_runtime.py',
 ]
+from mmsemi.datasets.semi_pipelines import semi_train_data  # noqa: E402
+
 data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
 segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
 model = dict(
@@ -21,29 +23,8 @@ model = dict(
         thresh_momentum=0.999,
         corr_head=dict(channels=64, dropout_ratio=0.1)))
 # One strong view.
-branch_field = ['sup', 'unsup_weak', 'unsup_strong1']
-sup_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='CheckSegLabel', num_classes=_base_.num_classes),
-    *_base_.geometric_pipeline,
-    dict(type='MultiBranch', branch_field=branch_field,
-         sup=[dict(type='PackSegInputs')]),
-]
-unsup_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadUnlabeledAnnotations', with_gt=False),
-    *_base_.geometric_pipeline,
-    dict(type='MultiBranch', branch_field=branch_field,
-         unsup_weak=[dict(type='PackSemiSegInputs')],
-         unsup_strong1=_base_.strong_pipeline),
-]
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset, pipeline=sup_pipeline,
-         split_file='splits/1_16/labeled.txt'),
-    dict(_base_.unlabeled_dataset, pipeline=unsup_pipeline,
-         split_file='splits/1_16/unlabeled.txt'),
-]))
+globals().update(semi_train_data(
+    _base_, branch_field=['sup', 'unsup_weak', 'unsup_strong1']))
 # Fine-tuned from the stand-in backbone: backbone lr 0.005, 10x on the
 # heads (correlation branch included), the official recipe's ratio.
 optim_wrapper = dict(

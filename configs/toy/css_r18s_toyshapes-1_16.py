@@ -9,6 +9,8 @@ _base_ = [
     '../_base_/schedules/semi_sgd_poly.py',
     '../_base_/toy_runtime.py',
 ]
+from mmsemi.datasets.semi_pipelines import semi_train_data  # noqa: E402
+
 data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
 segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
 model = dict(
@@ -42,7 +44,6 @@ model = dict(
             tilt_temperature=0.1,
             momentum=0.99)),
     semi_test_cfg=dict(predict_on='teacher'))
-branch_field = ['sup', 'unsup_weak', 'unsup_strong']
 # Official photometric strong view (ColorJitter 0.25 with p = 0.8, blur
 # with p = 0.5), pixel-aligned with the weak view; the model adds the
 # geometry.
@@ -52,28 +53,9 @@ strong_pipeline = [
     dict(type='StrongGaussianBlur', sigma=(0.15, 1.15), prob=0.5),
     dict(type='PackSemiSegInputs'),
 ]
-sup_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='CheckSegLabel', num_classes=_base_.num_classes),
-    *_base_.geometric_pipeline,
-    dict(type='MultiBranch', branch_field=branch_field,
-         sup=[dict(type='PackSegInputs')]),
-]
-unsup_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadUnlabeledAnnotations', with_gt=False),
-    *_base_.geometric_pipeline,
-    dict(type='MultiBranch', branch_field=branch_field,
-         unsup_weak=[dict(type='PackSemiSegInputs')],
-         unsup_strong=strong_pipeline),
-]
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset, pipeline=sup_pipeline,
-         split_file='splits/1_16/labeled.txt'),
-    dict(_base_.unlabeled_dataset, pipeline=unsup_pipeline,
-         split_file='splits/1_16/unlabeled.txt'),
-]))
+globals().update(semi_train_data(
+    _base_, branch_field=['sup', 'unsup_weak', 'unsup_strong'],
+    strong_pipeline=strong_pipeline))
 # Fine-tuned from the stand-in backbone: backbone lr 0.005, 10x on the
 # heads (representation head included), as the other toy configs.
 optim_wrapper = dict(

@@ -10,6 +10,8 @@ _base_ = [
     '../_base_/schedules/semi_sgd_poly.py',
     '../_base_/toy_runtime.py',
 ]
+from mmsemi.datasets.semi_pipelines import semi_train_data  # noqa: E402
+
 data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
 segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
 model = dict(
@@ -34,28 +36,8 @@ model = dict(
             high_rank=20,
             low_entropy_threshold=20)),
     semi_test_cfg=dict(predict_on='teacher'))
-branch_field = ['sup', 'unsup_weak']
-sup_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='CheckSegLabel', num_classes=_base_.num_classes),
-    *_base_.geometric_pipeline,
-    dict(type='MultiBranch', branch_field=branch_field,
-         sup=[dict(type='PackSegInputs')]),
-]
-unsup_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadUnlabeledAnnotations', with_gt=False),
-    *_base_.geometric_pipeline,
-    dict(type='MultiBranch', branch_field=branch_field,
-         unsup_weak=[dict(type='PackSemiSegInputs')]),
-]
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset, pipeline=sup_pipeline,
-         split_file='splits/1_16/labeled.txt'),
-    dict(_base_.unlabeled_dataset, pipeline=unsup_pipeline,
-         split_file='splits/1_16/unlabeled.txt'),
-]))
+globals().update(semi_train_data(
+    _base_, branch_field=['sup', 'unsup_weak']))
 # Fine-tuned from the stand-in backbone: backbone lr 0.005, 10x on the
 # heads (representation head included), the official recipe's ratio.
 optim_wrapper = dict(

@@ -145,14 +145,15 @@ def semi_train_data(base,
                     crop_size: Optional[Sequence[int]] = None,
                     branch_field: Optional[Sequence[str]] = None,
                     strong_pipeline: Optional[List] = None,
-                    ratio_range: Sequence[float] = (0.5, 2.0),
+                    ratio_range: Optional[Sequence[float]] = None,
                     batch_size: Optional[int] = None) -> Dict:
     """The crop- and branch-dependent keys of a semi dataset base
     (``configs/_base_/datasets/semi_<data>.py``), built from ``base``, the
     calling config's ``_base_``.
 
     Arguments left ``None`` keep the base's value (``crop_size``,
-    ``branch_field``, ``strong_pipeline``, the dataloader's batch).
+    ``branch_field``, ``strong_pipeline``, the rescaling range of its
+    ``geometric_pipeline``, else (0.5, 2.0), the dataloader's batch).
     ``batch_size`` is the per-process batch, labeled + unlabeled (the
     sampler's too).
 
@@ -167,6 +168,10 @@ def semi_train_data(base,
                         base.get('branch_field', UNIMATCH_BRANCHES))
     strong = strong_pipeline if strong_pipeline is not None else \
         base['strong_pipeline']
+    if ratio_range is None:
+        ratio_range = next(
+            (t['ratio_range'] for t in base.get('geometric_pipeline', [])
+             if t['type'] == 'RandomRelativeResize'), (0.5, 2.0))
     keys = semi_train_pipelines(crop_size, base['num_classes'], strong,
                                 branch_field, ratio_range)
     labeled = dict(base['labeled_dataset'], pipeline=keys['sup_pipeline'])
