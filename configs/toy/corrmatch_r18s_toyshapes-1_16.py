@@ -18,10 +18,7 @@ model = dict(
     segmentor=segmentor,
     data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
                            data_preprocessor=data_preprocessor),
-    semi_train_cfg=dict(
-        thresh_init=0.85,
-        thresh_momentum=0.999,
-        corr_head=dict(channels=64, dropout_ratio=0.1)))
+    semi_train_cfg=dict(corr_head=dict(channels=64, dropout_ratio=0.1)))
 # One strong view.
 globals().update(semi_train_data(
     _base_, branch_field=['sup', 'unsup_weak', 'unsup_strong1']))

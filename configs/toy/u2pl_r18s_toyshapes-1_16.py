@@ -23,8 +23,6 @@ model = dict(
     semi_train_cfg=dict(
         iters_per_epoch=1,
         sup_only_iters=20,
-        alpha0=0.2,
-        contrast_weight=0.1,
         rep_head=dict(type='ProjectionHead', channels=64, out_channels=64,
                       dropout_ratio=0.1),
         contrast=dict(

@@ -13,8 +13,7 @@ model = dict(
     type='UniMatch',
     segmentor=segmentor,
     data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
-                           data_preprocessor=data_preprocessor),
-    semi_train_cfg=dict(conf_thresh=0.95))
+                           data_preprocessor=data_preprocessor))
 train_dataloader = dict(dataset=dict(datasets=[
     dict(_base_.labeled_dataset, split_file='splits/1_16/labeled.txt'),
     dict(_base_.unlabeled_dataset, split_file='splits/1_16/unlabeled.txt'),

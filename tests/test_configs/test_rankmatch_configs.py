@@ -74,6 +74,9 @@ def test_config_follows_the_official_recipe(depth, setting):
 def test_toy_config_uses_the_official_computation():
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'toy',
                                    'rankmatch_r18s_toyshapes-1_16.py'))
-    rank = cfg.model.semi_train_cfg.rank_loss
-    assert rank.log_space is False and rank.eps == 1e-10
-    assert rank.reduction == 'official' and rank.topk == 4
+    # the code default, the toy changing only the number of agents
+    assert cfg.model.semi_train_cfg.rank_loss == dict(num_agents=32)
+    rank = dict(MODELS.get('RankMatch').default_train_cfg['rank_loss'],
+                **cfg.model.semi_train_cfg.rank_loss)
+    assert rank['log_space'] is False and rank['eps'] == 1e-10
+    assert rank['reduction'] == 'official' and rank['topk'] == 4
