@@ -85,6 +85,9 @@ LABELED[('data/toyshapes', '1_16')] = 125
 #: harmless (``new`` and ``old`` are the resolved configs).
 RECIPE_KEYS = ('semi_model', 'semi_optim_wrapper', 'semi_param_scheduler',
                'semi_custom_hooks', 'semi_auto_scale_lr')
+#: semi_train_cfg keys the run fills (checked on their own).
+RUN_KEYS = ('max_iters', 'iters_per_epoch', 'sup_only_iters',
+            'sup_only_epochs')
 HELPER_KEYS = ('max_iters', 'val_interval', 'iters_per_epoch',
                'sup_only_iters', 'semi_iters_per_epoch',
                'semi_sup_only_iters')
@@ -181,11 +184,12 @@ class Check:
             return
         if path in HELPER_KEYS:
             return
-        m = re.fullmatch(r'((semi_)?model)\.semi_train_cfg\.(\w+)', path)
+        m = re.fullmatch(r'((semi_)?model)\.semi_train_cfg(?:\.(\w+))?(.*)',
+                         path)
         if m:
             prefix, key = m.group(1), m.group(3)
             old_train = _get(old, f'{prefix}.semi_train_cfg')
-            new_train = _get(new, f'{prefix}.semi_train_cfg')
+            new_train = new.get(prefix, {}).get('semi_train_cfg', {})
             if key == 'max_iters':
                 length = new['semi_max_iters'] if prefix == 'semi_model' \
                     else new['train_cfg']['max_iters']
@@ -195,11 +199,15 @@ class Check:
             elif key == 'sup_only_iters':
                 epochs = new_train['sup_only_epochs']
                 assert value == epochs * old_train['iters_per_epoch']
-            else:
+            else:  # a code default (a nested key, or the whole dict)
                 defaults = MODELS.get(self.model_type(prefix)) \
                     .default_train_cfg
-                assert effective(defaults, old_train)[key] == \
-                    effective(defaults, new_train)[key], path
+                before = effective(defaults, old_train)
+                after = effective(defaults, new_train)
+                keys = [key] if key else [
+                    k for k in before if k not in RUN_KEYS]
+                for k in keys:
+                    assert before[k] == after[k], (path, k)
             return
         m = re.fullmatch(r'(semi_)?custom_hooks\[\d+\]\.begin_iter', path)
         if m:
