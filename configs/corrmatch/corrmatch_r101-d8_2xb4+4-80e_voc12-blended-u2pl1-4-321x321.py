@@ -4,6 +4,7 @@
 _base_ = ['./corrmatch_r101-d8_2xb4+4-80e_voc12-classic1464-321x321.py']
 from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
 
-train_dataloader = split_train_dataloader(_base_, '../../splits/pascal/u2pl_1_4')
+train_dataloader = split_train_dataloader(
+    _base_, '../../splits/pascal/u2pl_1_4')
 train_cfg = dict(max_iters=79360, val_interval=4960)
 default_hooks = dict(checkpoint=dict(interval=4960))

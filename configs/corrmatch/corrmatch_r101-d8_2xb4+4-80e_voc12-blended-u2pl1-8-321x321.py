@@ -4,6 +4,7 @@
 _base_ = ['./corrmatch_r101-d8_2xb4+4-80e_voc12-classic1464-321x321.py']
 from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
 
-train_dataloader = split_train_dataloader(_base_, '../../splits/pascal/u2pl_1_8')
+train_dataloader = split_train_dataloader(
+    _base_, '../../splits/pascal/u2pl_1_8')
 train_cfg = dict(max_iters=92560, val_interval=5785)
 default_hooks = dict(checkpoint=dict(interval=5785))

@@ -4,6 +4,7 @@
 _base_ = ['./corrmatch_r101-d8_4xb2+2-80e_voc12-classic1464-513x513.py']
 from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
 
-train_dataloader = split_train_dataloader(_base_, '../../splits/pascal/u2pl_1_16')
+train_dataloader = split_train_dataloader(
+    _base_, '../../splits/pascal/u2pl_1_16')
 train_cfg = dict(max_iters=99200, val_interval=6200)
 default_hooks = dict(checkpoint=dict(interval=6200))

@@ -6,4 +6,5 @@
 _base_ = ['./css-mix_r101-d8_4xb4+4-80k_cityscapes-u2pl1-16-769x769.py']
 from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
 
-train_dataloader = split_train_dataloader(_base_, '../splits/cityscapes_u2pl/744')
+train_dataloader = split_train_dataloader(
+    _base_, '../splits/cityscapes_u2pl/744')

@@ -5,4 +5,5 @@
 _base_ = ['./css-mix_r101-d8_4xb8+8-80k_voc12-classic92-513x513.py']
 from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
 
-train_dataloader = split_train_dataloader(_base_, '../../splits/pascal/u2pl_1_4')
+train_dataloader = split_train_dataloader(
+    _base_, '../../splits/pascal/u2pl_1_4')

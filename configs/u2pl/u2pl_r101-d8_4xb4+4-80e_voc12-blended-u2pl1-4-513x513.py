@@ -5,6 +5,7 @@
 _base_ = ['./u2pl_r101-d8_4xb4+4-80e_voc12-classic1464-513x513.py']
 from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
 
-train_dataloader = split_train_dataloader(_base_, '../../splits/pascal/u2pl_1_4')
+train_dataloader = split_train_dataloader(
+    _base_, '../../splits/pascal/u2pl_1_4')
 train_cfg = dict(max_iters=39680, val_interval=2480)
 default_hooks = dict(checkpoint=dict(interval=2480))

@@ -5,6 +5,7 @@
 _base_ = ['./u2pl_r101-d8_8xb2+2-200e_cityscapes-u2pl1-16-769x769.py']
 from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
 
-train_dataloader = split_train_dataloader(_base_, '../splits/cityscapes_u2pl/372')
+train_dataloader = split_train_dataloader(
+    _base_, '../splits/cityscapes_u2pl/372')
 train_cfg = dict(max_iters=32600, val_interval=1630)
 default_hooks = dict(checkpoint=dict(interval=1630))
