@@ -2,17 +2,8 @@
 # 80 epochs over the 9850 unlabeled images with 2 GPUs x (4 labeled +
 # 4 unlabeled): 1231 iterations per epoch, 98480 in total.
 _base_ = ['./corrmatch_r101-d8_2xb4+4-80e_voc12-classic1464-321x321.py']
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../../splits/pascal/732/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../../splits/pascal/732/unlabeled.txt'),
-]))
-max_iters = 98480
-val_interval = 6155
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
+train_dataloader = split_train_dataloader(_base_, '../../splits/pascal/732')
+train_cfg = dict(max_iters=98480, val_interval=6155)
+default_hooks = dict(checkpoint=dict(interval=6155))

@@ -2,17 +2,8 @@
 # 240 epochs over the 2231 unlabeled images with 4 GPUs x (2 labeled +
 # 2 unlabeled): 279 iterations per epoch, 66960 in total.
 _base_ = ['./corrmatch_r101-d8_4xb2+2-240e_cityscapes-1-8-801x801.py']
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../splits/cityscapes/1_4/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../splits/cityscapes/1_4/unlabeled.txt'),
-]))
-max_iters = 66960
-val_interval = 5580
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
+train_dataloader = split_train_dataloader(_base_, '../splits/cityscapes/1_4')
+train_cfg = dict(max_iters=66960, val_interval=5580)
+default_hooks = dict(checkpoint=dict(interval=5580))

@@ -2,17 +2,9 @@
 # 80 epochs over the 9920 unlabeled images with 4 GPUs x (2 labeled +
 # 2 unlabeled): 1240 iterations per epoch, 99200 in total.
 _base_ = ['./corrmatch_r101-d8_4xb2+2-80e_voc12-classic1464-513x513.py']
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../../splits/pascal/u2pl_1_16/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../../splits/pascal/u2pl_1_16/unlabeled.txt'),
-]))
-max_iters = 99200
-val_interval = 6200
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
+train_dataloader = split_train_dataloader(
+    _base_, '../../splits/pascal/u2pl_1_16')
+train_cfg = dict(max_iters=99200, val_interval=6200)
+default_hooks = dict(checkpoint=dict(interval=6200))

@@ -1,107 +1,36 @@
-# CSS (mix), Cityscapes split 1/16 (186, U2PL splits), crop 769x769.
-# Official recipe (spec §6): 4 GPUs x (4 labeled + 4 unlabeled), 80,000
-# iterations, SGD (Nesterov, momentum 0.9, weight decay 5e-4) with lr
-# 6.4e-3 (the paper says 3.8e-3) on every parameter, poly 0.9 with a 1e-4
-# floor; OHEM supervised loss; labeled images without rescaling, strong
-# unlabeled views rescaled in [0.5, 2.0]; lambda_c over labeled epochs of
-# floor(ceil(186 / 4) / 4) = 11 iterations (off after 2,200).
+# CSS (mix), Cityscapes split 1/16 (186, U2PL splits), crop 769x769: the
+# recipe of ../_base_/recipes/css_cityscapes.py on DeepLabV3+ with
+# ResNet-101 (OHEM supervised loss). 4 GPUs x (4 labeled + 4 unlabeled),
+# 80,000 iterations (lr 6.4e-3; the paper says 3.8e-3); labeled images
+# without rescaling; lambda_c over labeled epochs of the run's labeled
+# loader, floor(ceil(186 / 4) / 4) = 11 iterations (off after 2,200).
 _base_ = [
     '../_base_/models/deeplabv3plus_r101-d8_css_cityscapes.py',
     '../_base_/datasets/semi_cityscapes_769x769.py',
     '../_base_/schedules/semi_sgd_poly.py',
     '../_base_/semi_default_runtime.py',
+    '../_base_/recipes/css_cityscapes.py',
 ]
-data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
-segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-max_iters = 80000
-val_interval = 4000
-model = dict(
-    _delete_=True,
-    type='CSS',
-    segmentor=segmentor,
-    data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
-                           data_preprocessor=data_preprocessor),
-    semi_train_cfg=dict(
-        pseudo_label='mix',
-        unsup_weighting='reco_fraction',
-        unsup_threshold=0.97,
-        weak_threshold=0.7,
-        indicator_temperature=0.5,
-        unsup_weight=1.0,
-        contrast_weight=1.0,
-        contrast_schedule='rampdown',
-        rampdown_epochs=200,
-        iters_per_epoch=11,
-        strong_scale=(0.5, 2.0),
-        cutmix_prob=1.0,
-        cutmix_area=0.5,
-        flip_prob=0.5,
-        rep_head=dict(type='ProjectionHead', channels=256, out_channels=256,
-                      dropout_ratio=0.0),
-        contrast=dict(
-            num_anchors=256,
-            num_negatives=512,
-            temperature=0.5,
-            hard_threshold=0.8,
-            tilt='sharp',  # working tilt, see the README
-            tilt_temperature=0.1,
-            momentum=0.99)),
-    semi_test_cfg=dict(predict_on='teacher'))
-branch_field = ['sup', 'unsup_weak', 'unsup_strong']
-photometric = [
-    dict(type='StrongColorJitter', brightness=0.25, contrast=0.25,
-         saturation=0.25, hue=0.25, prob=0.8),
-    dict(type='StrongGaussianBlur', sigma=(0.15, 1.15), prob=0.5),
-]
-sup_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='CheckSegLabel', num_classes=_base_.num_classes),
-    dict(type='RandomCrop', crop_size=_base_.crop_size, cat_max_ratio=1.0),
-    *photometric,
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='MultiBranch', branch_field=branch_field,
-         sup=[dict(type='PackSegInputs')]),
-]
-unsup_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadUnlabeledAnnotations', with_gt=False),
-    dict(type='RandomCrop', crop_size=_base_.crop_size, cat_max_ratio=1.0),
-    dict(type='MultiBranch', branch_field=branch_field,
-         unsup_weak=[dict(type='PackSemiSegInputs')],
-         unsup_strong=[*photometric,
-                       dict(type='PackSemiSegInputs')]),
-]
-labeled_dataset = dict(_base_.labeled_dataset, pipeline=sup_pipeline)
-unlabeled_dataset = dict(_base_.unlabeled_dataset, pipeline=unsup_pipeline)
+from mmsemi.datasets.semi_pipelines import css_train_pipelines  # noqa: E402
+from mmsemi.utils.semi_config import semi_method  # noqa: E402
+
+# The segmentor (batches padded to the crop) wrapped by the recipe's
+# method, with the recipe's optimiser, schedule, hooks and lr batch.
+globals().update(semi_method(_base_))
+globals().update(css_train_pipelines(_base_.crop_size, _base_.num_classes))
+labeled_dataset = dict(_base_.labeled_dataset,
+                       pipeline=sup_pipeline)  # noqa: F821
+unlabeled_dataset = dict(_base_.unlabeled_dataset,
+                         pipeline=unsup_pipeline)  # noqa: F821
 # 4 labeled + 4 unlabeled images per GPU.
 train_dataloader = dict(
-    _delete_=True,
     batch_size=8,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='LabeledUnlabeledSampler', batch_size=8,
-                 source_ratio=[1, 1]),
-    dataset=dict(type='ConcatDataset', datasets=[
+    sampler=dict(batch_size=8),
+    dataset=dict(datasets=[
         dict(labeled_dataset,
              split_file='../splits/cityscapes_u2pl/186/labeled.txt'),
         dict(unlabeled_dataset,
              split_file='../splits/cityscapes_u2pl/186/unlabeled.txt'),
     ]))
-optim_wrapper = dict(
-    optimizer=dict(lr=0.0064, momentum=0.9, weight_decay=5e-4,
-                   nesterov=True),
-    paramwise_cfg=dict(custom_keys={
-        'decode_head': dict(lr_mult=1.0),
-        'rep_head': dict(lr_mult=1.0)
-    }))
-custom_hooks = [
-    dict(type='EMATeacherHook', momentum=0.01, ramp_up=True,
-         update_buffers=False)
-]
-param_scheduler = [
-    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+train_cfg = dict(max_iters=80000, val_interval=4000)
+default_hooks = dict(checkpoint=dict(interval=4000))

@@ -4,10 +4,7 @@
 # lambda_c ramp-down: floor(ceil(1488 / 4) / 4) = 93 iterations per
 # labeled epoch, off after 18600 iterations.
 _base_ = ['./css-mix_r101-d8_4xb4+4-80k_cityscapes-u2pl1-16-769x769.py']
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../splits/cityscapes_u2pl/1488/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../splits/cityscapes_u2pl/1488/unlabeled.txt'),
-]))
-model = dict(semi_train_cfg=dict(iters_per_epoch=93))
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
+train_dataloader = split_train_dataloader(
+    _base_, '../splits/cityscapes_u2pl/1488')

@@ -3,10 +3,7 @@
 # lambda_c ramp-down: floor(ceil(N_l / 4) / 8) = 20 iterations per
 # labeled epoch, off after 4000 iterations.
 _base_ = ['./css-mix_r101-d8_4xb8+8-80k_voc12-classic92-513x513.py']
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../../splits/pascal/u2pl_1_16/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../../splits/pascal/u2pl_1_16/unlabeled.txt'),
-]))
-model = dict(semi_train_cfg=dict(iters_per_epoch=20))
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
+train_dataloader = split_train_dataloader(
+    _base_, '../../splits/pascal/u2pl_1_16')

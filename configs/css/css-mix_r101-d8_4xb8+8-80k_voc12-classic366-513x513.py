@@ -3,10 +3,7 @@
 # lambda_c ramp-down: floor(ceil(N_l / 4) / 8) = 11 iterations per
 # labeled epoch, off after 2200 iterations.
 _base_ = ['./css-mix_r101-d8_4xb8+8-80k_voc12-classic92-513x513.py']
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../../splits/pascal/u2pl_366/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../../splits/pascal/u2pl_366/unlabeled.txt'),
-]))
-model = dict(semi_train_cfg=dict(iters_per_epoch=11))
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
+train_dataloader = split_train_dataloader(
+    _base_, '../../splits/pascal/u2pl_366')

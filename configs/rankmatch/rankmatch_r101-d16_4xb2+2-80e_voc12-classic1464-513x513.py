@@ -4,24 +4,13 @@
 # UniMatch's crop-513 VOC config with the classic split.
 _base_ = ['../unimatch/'
           'unimatch_r101-d16_4xb2+2-80e_voc12-blended1-16-513x513.py']
-# UniMatch plus the rank loss; the loss defaults are the paper's: 128
-# orthogonal agents, top-4 orderings, lambda 0.1 averaged over the two strong
-# views, 'official' reduction, the official probability-space
-# Plackett-Luce with eps 1e-10 (see README.md).
-model = dict(type='RankMatch',
-             semi_train_cfg=dict(
-                 rank_loss=dict(num_agents=128, log_space=False, eps=1e-10)))
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../../splits/pascal/1464/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../../splits/pascal/1464/unlabeled.txt'),
-]))
-max_iters = 91200
-val_interval = 5700
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
+# UniMatch's recipe plus the rank loss, whose hyper-parameters are the code
+# defaults (RankMatch.default_train_cfg, the paper's: 128 orthogonal agents,
+# top-4 orderings, lambda 0.1 averaged over the two strong views, the
+# official probability-space Plackett-Luce with eps 1e-10; see README.md).
+model = dict(type='RankMatch')
+train_dataloader = split_train_dataloader(_base_, '../../splits/pascal/1464')
+train_cfg = dict(max_iters=91200, val_interval=5700)
+default_hooks = dict(checkpoint=dict(interval=5700))

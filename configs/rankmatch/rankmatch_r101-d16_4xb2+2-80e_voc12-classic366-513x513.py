@@ -2,17 +2,8 @@
 # 80 epochs over the 10216 unlabeled images with 4 GPUs x (2 labeled +
 # 2 unlabeled): 1277 iterations per epoch, 102160 in total.
 _base_ = ['./rankmatch_r101-d16_4xb2+2-80e_voc12-classic1464-513x513.py']
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../../splits/pascal/366/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../../splits/pascal/366/unlabeled.txt'),
-]))
-max_iters = 102160
-val_interval = 6385
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
+train_dataloader = split_train_dataloader(_base_, '../../splits/pascal/366')
+train_cfg = dict(max_iters=102160, val_interval=6385)
+default_hooks = dict(checkpoint=dict(interval=6385))

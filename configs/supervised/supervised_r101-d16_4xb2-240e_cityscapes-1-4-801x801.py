@@ -4,11 +4,5 @@
 _base_ = ['./supervised_r101-d16_4xb2-240e_cityscapes-1-8-801x801.py']
 train_dataloader = dict(
     dataset=dict(split_file='../splits/cityscapes/1_4/labeled.txt'))
-max_iters = 22320
-val_interval = 1860
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+train_cfg = dict(max_iters=22320, val_interval=1860)
+default_hooks = dict(checkpoint=dict(interval=1860))

@@ -19,16 +19,10 @@ train_dataloader = dict(
                  pipeline=_base_.sup_only_pipeline))
 # The lr is for 4 GPUs x 2 labeled images (--auto-scale-lr).
 auto_scale_lr = dict(enable=False, base_batch_size=8)
-max_iters = 11040
-val_interval = 920
 # Cityscapes: lr 0.005 for every parameter (no 10x head multiplier).
 optim_wrapper = dict(
     optimizer=dict(lr=0.005),
     paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=1.0)}))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=11040,
+                 val_interval=920)
+default_hooks = dict(checkpoint=dict(interval=920))

@@ -6,8 +6,10 @@ _base_ = [
     '../_base_/models/deeplabv3plus_r18s-d8_toy.py',
     '../_base_/datasets/semi_toyshapes_80x80.py',
     '../_base_/schedules/semi_sgd_poly.py',
-    '../_base_/semi_default_runtime.py',
+    '../_base_/toy_runtime.py',
 ]
+from mmsemi.datasets.semi_pipelines import semi_train_data  # noqa: E402
+
 data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
 segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
 model = dict(
@@ -16,36 +18,10 @@ model = dict(
     segmentor=segmentor,
     data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
                            data_preprocessor=data_preprocessor),
-    semi_train_cfg=dict(
-        thresh_init=0.85,
-        thresh_momentum=0.999,
-        corr_head=dict(channels=64, dropout_ratio=0.1)))
+    semi_train_cfg=dict(corr_head=dict(channels=64, dropout_ratio=0.1)))
 # One strong view.
-branch_field = ['sup', 'unsup_weak', 'unsup_strong1']
-sup_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='CheckSegLabel', num_classes=_base_.num_classes),
-    *_base_.geometric_pipeline,
-    dict(type='MultiBranch', branch_field=branch_field,
-         sup=[dict(type='PackSegInputs')]),
-]
-unsup_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadUnlabeledAnnotations', with_gt=False),
-    *_base_.geometric_pipeline,
-    dict(type='MultiBranch', branch_field=branch_field,
-         unsup_weak=[dict(type='PackSemiSegInputs')],
-         unsup_strong1=_base_.strong_pipeline),
-]
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset, pipeline=sup_pipeline,
-         split_file='splits/1_16/labeled.txt'),
-    dict(_base_.unlabeled_dataset, pipeline=unsup_pipeline,
-         split_file='splits/1_16/unlabeled.txt'),
-]))
-max_iters = 200
-val_interval = 200
+globals().update(semi_train_data(
+    _base_, branch_field=['sup', 'unsup_weak', 'unsup_strong1']))
 # Fine-tuned from the stand-in backbone: backbone lr 0.005, 10x on the
 # heads (correlation branch included), the official recipe's ratio.
 optim_wrapper = dict(
@@ -54,16 +30,5 @@ optim_wrapper = dict(
         'decode_head': dict(lr_mult=10.0),
         'corr_head': dict(lr_mult=10.0)
     }))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
+train_cfg = dict(max_iters=200, val_interval=200)
 custom_hooks = [dict(type='DynamicThresholdHook')]
-default_hooks = dict(
-    logger=dict(interval=20),
-    checkpoint=dict(interval=val_interval, save_best=None),
-    visualization=dict(type='SegVisualizationHook', draw=False),
-    pseudo_labels=dict(enabled=True, interval=100))
-env_cfg = dict(dist_cfg=dict(backend='gloo'))
-randomness = dict(seed=0)

@@ -7,32 +7,23 @@ _base_ = [
     '../_base_/models/deeplabv3plus_r18s-d8_toy.py',
     '../_base_/datasets/semi_toyshapes_80x80.py',
     '../_base_/schedules/semi_sgd_poly.py',
-    '../_base_/semi_default_runtime.py',
+    '../_base_/toy_runtime.py',
 ]
+from mmsemi.datasets.semi_pipelines import semi_train_data  # noqa: E402
+
 data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
 segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-max_iters = 200
-val_interval = 200
 model = dict(
     _delete_=True,
     type='CSS',
     segmentor=segmentor,
     data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
                            data_preprocessor=data_preprocessor),
+    # The code defaults (CSS.default_train_cfg) but for the smaller heads;
+    # lambda_c = exp(-5 (e / 200)^2) over labeled epochs e of the run's
+    # labeled loader (the 1/16 split: 125 labeled images, 4 per iteration,
+    # 31 iterations).
     semi_train_cfg=dict(
-        pseudo_label='mix',
-        unsup_weighting='reco_fraction',
-        unsup_threshold=0.97,
-        weak_threshold=0.7,
-        indicator_temperature=0.5,
-        # lambda_c = exp(-5 (e / 200)^2) over labeled epochs e; an epoch of
-        # the 1/16 split (125 labeled images, 4 per iteration) is 31
-        # iterations: floor(N_labeled / labeled batch). Independent of
-        # max_iters.
-        contrast_schedule='rampdown',
-        rampdown_epochs=200,
-        iters_per_epoch=31,
-        strong_scale=(0.5, 1.5),
         rep_head=dict(type='ProjectionHead', channels=64, out_channels=64,
                       dropout_ratio=0.0),
         contrast=dict(
@@ -46,7 +37,6 @@ model = dict(
             tilt_temperature=0.1,
             momentum=0.99)),
     semi_test_cfg=dict(predict_on='teacher'))
-branch_field = ['sup', 'unsup_weak', 'unsup_strong']
 # Official photometric strong view (ColorJitter 0.25 with p = 0.8, blur
 # with p = 0.5), pixel-aligned with the weak view; the model adds the
 # geometry.
@@ -56,28 +46,9 @@ strong_pipeline = [
     dict(type='StrongGaussianBlur', sigma=(0.15, 1.15), prob=0.5),
     dict(type='PackSemiSegInputs'),
 ]
-sup_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='CheckSegLabel', num_classes=_base_.num_classes),
-    *_base_.geometric_pipeline,
-    dict(type='MultiBranch', branch_field=branch_field,
-         sup=[dict(type='PackSegInputs')]),
-]
-unsup_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadUnlabeledAnnotations', with_gt=False),
-    *_base_.geometric_pipeline,
-    dict(type='MultiBranch', branch_field=branch_field,
-         unsup_weak=[dict(type='PackSemiSegInputs')],
-         unsup_strong=strong_pipeline),
-]
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset, pipeline=sup_pipeline,
-         split_file='splits/1_16/labeled.txt'),
-    dict(_base_.unlabeled_dataset, pipeline=unsup_pipeline,
-         split_file='splits/1_16/unlabeled.txt'),
-]))
+globals().update(semi_train_data(
+    _base_, branch_field=['sup', 'unsup_weak', 'unsup_strong'],
+    strong_pipeline=strong_pipeline))
 # Fine-tuned from the stand-in backbone: backbone lr 0.005, 10x on the
 # heads (representation head included), as the other toy configs.
 optim_wrapper = dict(
@@ -86,19 +57,8 @@ optim_wrapper = dict(
         'decode_head': dict(lr_mult=10.0),
         'rep_head': dict(lr_mult=10.0)
     }))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
+train_cfg = dict(max_iters=200, val_interval=200)
 custom_hooks = [
     dict(type='EMATeacherHook', momentum=0.01, ramp_up=True,
          update_buffers=False)
 ]
-default_hooks = dict(
-    logger=dict(interval=20),
-    checkpoint=dict(interval=val_interval, save_best=None),
-    visualization=dict(type='SegVisualizationHook', draw=False),
-    pseudo_labels=dict(enabled=True, interval=100))
-env_cfg = dict(dist_cfg=dict(backend='gloo'))
-randomness = dict(seed=0)

@@ -10,7 +10,4 @@
 _base_ = ['./unimatch_r18s_toyshapes-1_16.py']
 model = dict(
     type='RankMatch',
-    semi_train_cfg=dict(
-        rank_loss=dict(type='RankAwareKLLoss', num_agents=32, topk=4,
-                       reduction='official', log_space=False, eps=1e-10,
-                       loss_weight=0.1)))
+    semi_train_cfg=dict(rank_loss=dict(num_agents=32)))

@@ -16,20 +16,14 @@ train_dataloader = dict(
     dataset=dict(_base_.labeled_dataset,
                  split_file='splits/1_16/labeled.txt',
                  pipeline=_base_.sup_only_pipeline))
-max_iters = 600
-val_interval = 600
 # Fine-tuned from the stand-in backbone: backbone lr 0.005, 10x on the
 # decode head (the base schedule's ratio).
 optim_wrapper = dict(optimizer=dict(lr=0.005))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=val_interval)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=600,
+                 val_interval=600)
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=val_interval, save_best=None),
+    checkpoint=dict(interval=600, save_best=None),
     visualization=dict(type='SegVisualizationHook', draw=False))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)

@@ -1,18 +1,19 @@
 # U2PL on the embedded demo: the slim DeepLabV3+ with 4 labeled + 4
 # unlabeled ToyShapes images per iteration on the 1/16 split, a 64-d
 # representation head, small category queues, 20 supervised-only warm-up
-# iterations, then the EMA teacher (parameters only, ramped decay to 0.99).
+# iterations, then the EMA teacher (parameters only, ramped decay to 0.99)
+# from the end of the warm-up. The drop rate decays continuously
+# (iters_per_epoch=1) over train_cfg.max_iters.
 _base_ = [
     '../_base_/models/deeplabv3plus_r18s-d8_toy.py',
     '../_base_/datasets/semi_toyshapes_80x80.py',
     '../_base_/schedules/semi_sgd_poly.py',
-    '../_base_/semi_default_runtime.py',
+    '../_base_/toy_runtime.py',
 ]
+from mmsemi.datasets.semi_pipelines import semi_train_data  # noqa: E402
+
 data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
 segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-max_iters = 200
-val_interval = 200
-sup_only_iters = 20
 model = dict(
     _delete_=True,
     type='U2PL',
@@ -20,10 +21,8 @@ model = dict(
     data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
                            data_preprocessor=data_preprocessor),
     semi_train_cfg=dict(
-        max_iters=max_iters,
-        sup_only_iters=sup_only_iters,
-        alpha0=0.2,
-        contrast_weight=0.1,
+        iters_per_epoch=1,
+        sup_only_iters=20,
         rep_head=dict(type='ProjectionHead', channels=64, out_channels=64,
                       dropout_ratio=0.1),
         contrast=dict(
@@ -35,28 +34,8 @@ model = dict(
             high_rank=20,
             low_entropy_threshold=20)),
     semi_test_cfg=dict(predict_on='teacher'))
-branch_field = ['sup', 'unsup_weak']
-sup_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='CheckSegLabel', num_classes=_base_.num_classes),
-    *_base_.geometric_pipeline,
-    dict(type='MultiBranch', branch_field=branch_field,
-         sup=[dict(type='PackSegInputs')]),
-]
-unsup_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadUnlabeledAnnotations', with_gt=False),
-    *_base_.geometric_pipeline,
-    dict(type='MultiBranch', branch_field=branch_field,
-         unsup_weak=[dict(type='PackSemiSegInputs')]),
-]
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset, pipeline=sup_pipeline,
-         split_file='splits/1_16/labeled.txt'),
-    dict(_base_.unlabeled_dataset, pipeline=unsup_pipeline,
-         split_file='splits/1_16/unlabeled.txt'),
-]))
+globals().update(semi_train_data(
+    _base_, branch_field=['sup', 'unsup_weak']))
 # Fine-tuned from the stand-in backbone: backbone lr 0.005, 10x on the
 # heads (representation head included), the official recipe's ratio.
 optim_wrapper = dict(
@@ -65,19 +44,8 @@ optim_wrapper = dict(
         'decode_head': dict(lr_mult=10.0),
         'rep_head': dict(lr_mult=10.0)
     }))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
+train_cfg = dict(max_iters=200, val_interval=200)
 custom_hooks = [
     dict(type='EMATeacherHook', momentum=0.01, ramp_up=True,
-         begin_iter=sup_only_iters, update_buffers=False)
+         update_buffers=False)
 ]
-default_hooks = dict(
-    logger=dict(interval=20),
-    checkpoint=dict(interval=val_interval, save_best=None),
-    visualization=dict(type='SegVisualizationHook', draw=False),
-    pseudo_labels=dict(enabled=True, interval=100))
-env_cfg = dict(dist_cfg=dict(backend='gloo'))
-randomness = dict(seed=0)

@@ -4,7 +4,7 @@ _base_ = [
     '../_base_/models/deeplabv3plus_r18s-d8_toy.py',
     '../_base_/datasets/semi_toyshapes_80x80.py',
     '../_base_/schedules/semi_sgd_poly.py',
-    '../_base_/semi_default_runtime.py',
+    '../_base_/toy_runtime.py',
 ]
 data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
 segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
@@ -13,26 +13,12 @@ model = dict(
     type='UniMatch',
     segmentor=segmentor,
     data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
-                           data_preprocessor=data_preprocessor),
-    semi_train_cfg=dict(conf_thresh=0.95))
+                           data_preprocessor=data_preprocessor))
 train_dataloader = dict(dataset=dict(datasets=[
     dict(_base_.labeled_dataset, split_file='splits/1_16/labeled.txt'),
     dict(_base_.unlabeled_dataset, split_file='splits/1_16/unlabeled.txt'),
 ]))
-max_iters = 200
-val_interval = 200
 # Fine-tuned from the stand-in backbone: backbone lr 0.005, 10x on the
 # decode head (the base schedule's ratio).
 optim_wrapper = dict(optimizer=dict(lr=0.005))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(
-    logger=dict(interval=20),
-    checkpoint=dict(interval=val_interval, save_best=None),
-    visualization=dict(type='SegVisualizationHook', draw=False),
-    pseudo_labels=dict(enabled=True, interval=100))
-env_cfg = dict(dist_cfg=dict(backend='gloo'))
-randomness = dict(seed=0)
+train_cfg = dict(max_iters=200, val_interval=200)

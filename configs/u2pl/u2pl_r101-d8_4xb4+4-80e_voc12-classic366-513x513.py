@@ -3,29 +3,9 @@
 # 4 unlabeled): 638 iterations per epoch, 51040 in total; one
 # supervised-only warm-up epoch (official default sup_only_epoch=1).
 _base_ = ['./u2pl_r101-d8_4xb4+4-80e_voc12-classic1464-513x513.py']
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../../splits/pascal/u2pl_366/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../../splits/pascal/u2pl_366/unlabeled.txt'),
-]))
-max_iters = 51040
-val_interval = 3190
-iters_per_epoch = 638
-sup_only_iters = 638
-model = dict(semi_train_cfg=dict(
-    max_iters=max_iters, iters_per_epoch=iters_per_epoch,
-    sup_only_iters=sup_only_iters))
-# EMA of the parameters only (official; the teacher's BN statistics come
-# from its own train-mode passes): decay min(1 - 1 / (n + 1), 0.99) n
-# iterations after the warm-up, i.e. momentum max(1 / (n + 1), 0.01).
-custom_hooks = [
-    dict(type='EMATeacherHook', momentum=0.01, ramp_up=True,
-         begin_iter=sup_only_iters, update_buffers=False)
-]
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
+train_dataloader = split_train_dataloader(
+    _base_, '../../splits/pascal/u2pl_366')
+train_cfg = dict(max_iters=51040, val_interval=3190)
+default_hooks = dict(checkpoint=dict(interval=3190))

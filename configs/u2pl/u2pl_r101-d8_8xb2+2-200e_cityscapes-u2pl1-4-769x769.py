@@ -3,29 +3,9 @@
 # 2 unlabeled): 139 iterations per epoch, 27800 in total; no
 # supervised-only warm-up (official sup_only_epoch=0).
 _base_ = ['./u2pl_r101-d8_8xb2+2-200e_cityscapes-u2pl1-16-769x769.py']
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../splits/cityscapes_u2pl/744/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../splits/cityscapes_u2pl/744/unlabeled.txt'),
-]))
-max_iters = 27800
-val_interval = 1390
-iters_per_epoch = 139
-sup_only_iters = 0
-model = dict(semi_train_cfg=dict(
-    max_iters=max_iters, iters_per_epoch=iters_per_epoch,
-    sup_only_iters=sup_only_iters))
-# EMA of the parameters only (official; the teacher's BN statistics come
-# from its own train-mode passes): decay min(1 - 1 / (n + 1), 0.99) n
-# iterations after the warm-up, i.e. momentum max(1 / (n + 1), 0.01).
-custom_hooks = [
-    dict(type='EMATeacherHook', momentum=0.01, ramp_up=True,
-         begin_iter=sup_only_iters, update_buffers=False)
-]
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
+train_dataloader = split_train_dataloader(
+    _base_, '../splits/cityscapes_u2pl/744')
+train_cfg = dict(max_iters=27800, val_interval=1390)
+default_hooks = dict(checkpoint=dict(interval=1390))

@@ -1,4 +1,6 @@
-# UniMatch, Cityscapes split 1_8, crop 801x801.
+# UniMatch, Cityscapes split 1_8, crop 801x801: the recipe of
+# ../_base_/recipes/unimatch_cityscapes.py on DeepLabV3+ with ResNet-101
+# (OHEM supervised loss).
 # 240 epochs over the 2603 unlabeled images with 4 GPUs x (2 labeled +
 # 2 unlabeled): 325 iterations per epoch, 78000 in total.
 _base_ = [
@@ -6,32 +8,14 @@ _base_ = [
     '../_base_/datasets/semi_cityscapes_801x801.py',
     '../_base_/schedules/semi_sgd_poly.py',
     '../_base_/semi_default_runtime.py',
+    '../_base_/recipes/unimatch_cityscapes.py',
 ]
-data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
-segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-model = dict(
-    _delete_=True,
-    type='UniMatch',
-    segmentor=segmentor,
-    data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
-                           data_preprocessor=data_preprocessor),
-    semi_train_cfg=dict(conf_thresh=0.0),
-    semi_test_cfg=dict(predict_on='student'))
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../splits/cityscapes/1_8/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../splits/cityscapes/1_8/unlabeled.txt'),
-]))
-max_iters = 78000
-val_interval = 6500
-# Cityscapes: lr 0.005 for every parameter (no 10x head multiplier).
-optim_wrapper = dict(
-    optimizer=dict(lr=0.005),
-    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=1.0)}))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+from mmsemi.utils.semi_config import semi_method  # noqa: E402
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
+# The segmentor (batches padded to the crop) wrapped by the recipe's
+# method, with the recipe's optimiser, schedule, hooks and lr batch.
+globals().update(semi_method(_base_))
+train_dataloader = split_train_dataloader(_base_, '../splits/cityscapes/1_8')
+train_cfg = dict(max_iters=78000, val_interval=6500)
+default_hooks = dict(checkpoint=dict(interval=6500))

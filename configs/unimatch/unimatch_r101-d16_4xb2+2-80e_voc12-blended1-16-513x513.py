@@ -1,4 +1,5 @@
-# UniMatch, VOC blended split 1_16, crop 513x513.
+# UniMatch, VOC blended split 1_16, crop 513x513: the recipe of
+# ../_base_/recipes/unimatch_voc12.py on DeepLabV3+ with ResNet-101.
 # 80 epochs over the 9920 unlabeled images with 4 GPUs x (2 labeled +
 # 2 unlabeled): 1240 iterations per epoch, 99200 in total.
 _base_ = [
@@ -6,28 +7,14 @@ _base_ = [
     '../_base_/datasets/semi_voc12_513x513.py',
     '../_base_/schedules/semi_sgd_poly.py',
     '../_base_/semi_default_runtime.py',
+    '../_base_/recipes/unimatch_voc12.py',
 ]
-data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
-segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-model = dict(
-    _delete_=True,
-    type='UniMatch',
-    segmentor=segmentor,
-    data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
-                           data_preprocessor=data_preprocessor),
-    semi_train_cfg=dict(conf_thresh=0.95),
-    semi_test_cfg=dict(predict_on='student'))
-train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
-         split_file='../../splits/pascal/1_16/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
-         split_file='../../splits/pascal/1_16/unlabeled.txt'),
-]))
-max_iters = 99200
-val_interval = 6200
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+from mmsemi.utils.semi_config import semi_method  # noqa: E402
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
+# The segmentor (batches padded to the crop) wrapped by the recipe's
+# method, with the recipe's optimiser, schedule, hooks and lr batch.
+globals().update(semi_method(_base_))
+train_dataloader = split_train_dataloader(_base_, '../../splits/pascal/1_16')
+train_cfg = dict(max_iters=99200, val_interval=6200)
+default_hooks = dict(checkpoint=dict(interval=6200))

@@ -1,33 +1,21 @@
-# UniMatch, VOC classic split 1464, crop 321x321.
+# UniMatch, VOC classic split 1464, crop 321x321: the crop-513 config with
+# the crop and the split changed.
 # 80 epochs over the 9118 unlabeled images with 4 GPUs x (2 labeled +
 # 2 unlabeled): 1140 iterations per epoch, 91200 in total.
-_base_ = [
-    '../_base_/models/deeplabv3plus_r101-d16_unimatch.py',
-    '../_base_/datasets/semi_voc12_321x321.py',
-    '../_base_/schedules/semi_sgd_poly.py',
-    '../_base_/semi_default_runtime.py',
-]
-data_preprocessor = dict(_base_.data_preprocessor, size=_base_.crop_size)
-segmentor = dict(_base_.model, data_preprocessor=data_preprocessor)
-model = dict(
-    _delete_=True,
-    type='UniMatch',
-    segmentor=segmentor,
-    data_preprocessor=dict(type='MultiBranchSegDataPreprocessor',
-                           data_preprocessor=data_preprocessor),
-    semi_train_cfg=dict(conf_thresh=0.95),
-    semi_test_cfg=dict(predict_on='student'))
+_base_ = ['./unimatch_r101-d16_4xb2+2-80e_voc12-blended1-16-513x513.py']
+from mmsemi.datasets.semi_pipelines import semi_train_data  # noqa: E402
+
+crop_size = (321, 321)
+globals().update(semi_train_data(_base_, crop_size=crop_size))
+data_preprocessor = dict(size=crop_size)
+segmentor = dict(data_preprocessor=data_preprocessor)
+model = dict(segmentor=segmentor,
+             data_preprocessor=dict(data_preprocessor=data_preprocessor))
 train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_dataset,
+    dict(labeled_dataset,  # noqa: F821
          split_file='../../splits/pascal/1464/labeled.txt'),
-    dict(_base_.unlabeled_dataset,
+    dict(unlabeled_dataset,  # noqa: F821
          split_file='../../splits/pascal/1464/unlabeled.txt'),
 ]))
-max_iters = 91200
-val_interval = 5700
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))
+train_cfg = dict(max_iters=91200, val_interval=5700)
+default_hooks = dict(checkpoint=dict(interval=5700))

@@ -5,6 +5,7 @@ import copy
 import glob
 import os.path as osp
 import re
+import sys
 from typing import Any, Dict, List
 
 import pytest
@@ -20,6 +21,9 @@ from mmsemi.utils.config_lookup import (configs_dir, register_config_lookup,
                                         resolve_config)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from _effective import effective_train_cfg  # noqa: E402
+from _run_schedule import build_param_schedulers  # noqa: E402
 STOCK_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'stock', '*.py')))
 METHODS = {'unimatch': 'UniMatch', 'corrmatch': 'CorrMatch', 'u2pl': 'U2PL',
            'css': 'CSS', 'rankmatch': 'RankMatch'}
@@ -166,20 +170,30 @@ def test_stock_config_trains_semi_supervised(path):
 
     assert cfg.train_cfg.type == 'SemiIterBasedTrainLoop'
     assert cfg.train_cfg.max_iters == cfg.semi_max_iters
-    assert cfg.param_scheduler[-1]['end'] == cfg.semi_max_iters
+    # the decay ends where the Runner ends a scheduler without `end`
+    assert 'end' not in cfg.param_scheduler[-1]
+    assert build_param_schedulers(
+        cfg, cfg.train_cfg.max_iters)[-1].end == cfg.semi_max_iters
     hooks = [h['type'] for h in cfg.custom_hooks]
     if cfg.model.type == 'CSS':
         assert hooks == ['EMATeacherHook']
-        assert cfg.model.semi_train_cfg.iters_per_epoch > 0
+        # lambda_c's epoch: the run's labeled loader
+        assert cfg.model.semi_train_cfg.get('iters_per_epoch') is None
     elif cfg.model.type == 'U2PL':
         assert hooks == ['EMATeacherHook']
-        assert cfg.custom_hooks[0]['begin_iter'] == \
-            cfg.model.semi_train_cfg.sup_only_iters
-        assert cfg.model.semi_train_cfg.max_iters == cfg.semi_max_iters
+        # the EMA starts after the model's warm-up; length and epoch come
+        # from the run
+        assert 'begin_iter' not in cfg.custom_hooks[0]
+        assert cfg.model.semi_train_cfg.get('max_iters') is None
+        assert cfg.model.semi_train_cfg.get('iters_per_epoch') is None
     elif cfg.model.type == 'CorrMatch':
         assert hooks == ['DynamicThresholdHook']
     else:
         assert hooks == []
+
+
+def _train_cfg(cfg):
+    return effective_train_cfg(cfg.model)
 
 
 def test_stock_config_hyper_parameters_are_the_methods():
@@ -188,16 +202,15 @@ def test_stock_config_hyper_parameters_are_the_methods():
         osp.basename(p).split('_')[0]: Config.fromfile(p)
         for p in STOCK_CONFIGS if '_pspnet_' in p
     }
-    assert voc['unimatch'].model.semi_train_cfg.conf_thresh == 0.95
+    assert _train_cfg(voc['unimatch'])['conf_thresh'] == 0.95
     assert voc['unimatch'].train_dataloader.batch_size == 4
     assert voc['u2pl'].train_dataloader.batch_size == 8
-    assert voc['corrmatch'].model.semi_train_cfg.thresh_init == 0.85
-    rank = voc['rankmatch'].model.semi_train_cfg
-    assert rank.conf_thresh == 0.95
+    assert _train_cfg(voc['corrmatch'])['thresh_init'] == 0.85
+    assert _train_cfg(voc['rankmatch'])['conf_thresh'] == 0.95
     # every stock RankMatch config: the official probability-space loss
     for path in (p for p in STOCK_CONFIGS
                  if osp.basename(p).startswith('rankmatch_')):
-        assert Config.fromfile(path).model.semi_train_cfg.rank_loss == dict(
+        assert _train_cfg(Config.fromfile(path))['rank_loss'] == dict(
             type='RankAwareKLLoss', num_agents=128, topk=4,
             reduction='official', log_space=False, eps=1e-10,
             loss_weight=0.1), path
@@ -209,7 +222,7 @@ def test_stock_config_hyper_parameters_are_the_methods():
             lr_mult=10.0)
     segformer = Config.fromfile(
         next(p for p in STOCK_CONFIGS if 'unimatch_segformer' in p))
-    assert segformer.model.semi_train_cfg.conf_thresh == 0.0
+    assert _train_cfg(segformer)['conf_thresh'] == 0.0
     assert segformer.optim_wrapper.optimizer.type == 'AdamW'
     assert [s['type'] for s in segformer.param_scheduler] == [
         'LinearLR', 'PolyLR'
@@ -306,16 +319,16 @@ def test_stock_config_has_safety_and_method_hooks(path, tmp_path):
 def test_stock_configs_end_like_the_readme_snippet():
     """Every configs/stock config wraps its stock config with the
     snippet's lines after `_base_` (SegFormer keeps its stock optimiser
-    and warm-up, see configs/stock/README.md)."""
+    and warm-up, `stock_schedule=True`, see configs/stock/README.md)."""
     snippet_lines = set(_body_lines(readme_snippet()))
     for path in STOCK_CONFIGS:
         with open(path) as f:
             body = _body_lines(f.read())
         expected = set(snippet_lines)
         if '_segformer_' in path:
-            expected = {line for line in expected
-                        if not line.startswith(('optim_wrapper',
-                                                'param_scheduler'))}
+            expected = {line.replace('(_base_)',
+                                     '(_base_, stock_schedule=True)')
+                        for line in expected}
         assert expected <= set(body), (path, expected - set(body))
 
 

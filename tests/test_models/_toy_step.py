@@ -43,6 +43,13 @@ def toy_model(method: str, seed: int = 0) -> Tuple[torch.nn.Module, Config]:
     cfg = toy_config(method)
     torch.manual_seed(seed)
     model = MODELS.build(cfg.model)
+    if hasattr(model, 'set_train_schedule'):
+        # what SemiIterBasedTrainLoop gives the model: the run's length and
+        # the epochs of the toy 1/16 split (125 labeled, 1875 unlabeled
+        # images, 4 + 4 per iteration)
+        model.set_train_schedule(max_iters=cfg.train_cfg.max_iters,
+                                 labeled_epoch=125 // 4,
+                                 unlabeled_epoch=1875 // 4)
     model.init_weights()
     model.train()
     return model, cfg

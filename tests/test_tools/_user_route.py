@@ -11,8 +11,9 @@ the model structure or the data preprocessor's type:
   proportion), and test-time ``Resize`` scales are divided by 8;
 * batch: 2 labeled + 2 unlabeled images per process (2 for supervised-only);
 * iterations: one training iteration, validation after it on one image; the
-  supervised-only warm-up of U2PL (``sup_only_iters`` and the EMA hook's
-  ``begin_iter``) set to 0 so the one iteration trains every term;
+  supervised-only warm-up of U2PL (``sup_only_iters``, which the EMA hook
+  follows, or its explicit ``begin_iter``) set to 0 so the one iteration
+  trains every term;
 * data loading in the main process, a log line every iteration, no
   checkpoint unless asked;
 * offline weights: ``model.pretrained=None`` (no ImageNet weights, which
@@ -97,8 +98,9 @@ def shrink_config(cfg: Any, checkpoint: bool = False) -> Any:
         train.sampler.source_ratio = [1, 1]
     cfg.train_cfg.max_iters = 1
     cfg.train_cfg.val_interval = 1
-    if 'sup_only_iters' in cfg.model.get('semi_train_cfg', {}):
-        cfg.model.semi_train_cfg.sup_only_iters = 0
+    semi_train_cfg = cfg.model.get('semi_train_cfg', {})
+    if {'sup_only_iters', 'sup_only_epochs'} & set(semi_train_cfg):
+        semi_train_cfg.sup_only_iters = 0
         for hook in cfg.get('custom_hooks', []):
             if 'begin_iter' in hook:
                 hook['begin_iter'] = 0

@@ -17,7 +17,10 @@ RANKMATCH_CONFIG = osp.join(REPO_ROOT, 'configs', 'toy',
                             'rankmatch_r18s_toyshapes-1_16.py')
 DETERMINISTIC = [
     'randomness.seed=0', 'randomness.deterministic=True',
-    'default_hooks.checkpoint.interval=1'
+    'default_hooks.checkpoint.interval=1',
+    # the interrupted run keeps the 3-iteration run's schedule (without an
+    # `end`, the poly decay would end at each leg's own max_iters)
+    'param_scheduler.0.end=3',
 ]
 
 

@@ -29,6 +29,9 @@ CSS_OPTIONS = [
     'randomness.seed=0',
     'randomness.deterministic=True',
     'default_hooks.checkpoint.interval=1',
+    # the interrupted run keeps the uninterrupted run's schedule (without
+    # an `end`, the poly decay would end at each leg's own max_iters)
+    f'param_scheduler.0.end={N + M}',
 ]
 PROTO = 'contrast_loss.'
 LOGGED = ('unsup.loss_u', 'unsup.loss_contrast', 'unsup.lambda_c',

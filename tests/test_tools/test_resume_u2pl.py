@@ -27,7 +27,11 @@ from ._resume import (assert_resumed_equals_straight, assert_teacher_moved,
 CONFIG = osp.join(REPO_ROOT, 'configs', 'toy', 'u2pl_r18s_toyshapes-1_16.py')
 N, M = 2, 1
 U2PL_OPTIONS = [
+    # the interrupted run keeps the uninterrupted run's schedules (the
+    # drop rate and the poly decay would otherwise end at each leg's own
+    # max_iters)
     f'model.semi_train_cfg.max_iters={N + M}',
+    f'param_scheduler.0.end={N + M}',
     'model.semi_train_cfg.sup_only_iters=0',
     'custom_hooks.0.begin_iter=0',
     # anchors from every labeled pixel, so the loss reads the queues even

@@ -129,9 +129,12 @@ def benchmark(cfg: Config, iters: int, warmup: int) -> Dict[str, Any]:
     """
     runner = Runner.from_cfg(cfg)
     model = runner.model
+    # The train loop, built as ``runner.train()`` builds it, with its
+    # loader: SemiIterBasedTrainLoop gives the model the run's schedule
+    # (length, epochs) that U2PL and CSS read.
+    dataloader = runner.train_loop.dataloader
     model.train()
     optim_wrapper = runner.build_optim_wrapper(cfg.optim_wrapper)
-    dataloader = runner.build_dataloader(cfg.train_dataloader, seed=0)
     device = get_device()
     batches = endless(dataloader)
 

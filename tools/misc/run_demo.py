@@ -143,24 +143,7 @@ def arm_options(arm: str, args: argparse.Namespace,
         prefix = f'train_dataloader.dataset.datasets.{index}'
         options += [f'{prefix}.data_root={data_root}',
                     f'{prefix}.split_file={split}']
-    if arm == 'u2pl':  # the drop-rate schedule spans the arm
-        options.append(f'model.semi_train_cfg.max_iters={args.iters}')
-    if arm == 'css':  # its contrast weight ramps down over labeled epochs
-        options.append('model.semi_train_cfg.iters_per_epoch='
-                       f'{labeled_epoch_iters(data_root, labeled, args)}')
     return args.iters, options
-
-
-def labeled_epoch_iters(data_root: str, split_file: str,
-                        args: argparse.Namespace) -> int:
-    """Iterations of one pass over the labeled split (CSS's epoch: the
-    official ``len(labeled_loader)`` with ``drop_last``)."""
-    path = osp.join(data_root, split_file)
-    if not osp.exists(path):
-        raise FileNotFoundError(f'{path}: labeled split not found')
-    with open(path) as f:
-        count = sum(1 for line in f if line.strip())
-    return max(1, count // args.labeled_batch)
 
 
 def train_command(arm: str, work_dir: str, seed: int,
@@ -169,7 +152,7 @@ def train_command(arm: str, work_dir: str, seed: int,
     return [
         sys.executable, osp.join(REPO, 'tools/train.py'), CONFIGS[arm],
         '--work-dir', work_dir, '--cfg-options',
-        f'train_cfg.max_iters={iters}', f'param_scheduler.0.end={iters}',
+        f'train_cfg.max_iters={iters}',
         f'randomness.seed={seed}', *options
     ]
 

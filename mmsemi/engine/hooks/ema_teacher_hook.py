@@ -73,8 +73,11 @@ class EMATeacherHook(Hook):
         interval (int): Update every ``interval`` iterations. Defaults to 1.
         ramp_up (bool): Use ``max(momentum, 1 / (t + 1))``. Defaults to
             False.
-        begin_iter (int): Supervised burn-in length; the teacher is copied
-            from the student after ``begin_iter`` iterations. Defaults to 0.
+        begin_iter (int, optional): Supervised burn-in length; the teacher
+            is copied from the student after ``begin_iter`` iterations.
+            Defaults to None: the method's supervised-only phase
+            (``model.supervised_only_iters()``, e.g. U2PL's warm-up epoch),
+            read in :meth:`before_train`, or 0 for a model without one.
         update_buffers (bool): Average floating buffers too. Defaults to
             True.
         priority (str | int): Hook priority; above normal so the update
@@ -86,7 +89,7 @@ class EMATeacherHook(Hook):
                  momentum: float = 0.001,
                  interval: int = 1,
                  ramp_up: bool = False,
-                 begin_iter: int = 0,
+                 begin_iter: Optional[int] = None,
                  update_buffers: bool = True,
                  priority: Union[str, int] = 'ABOVE_NORMAL') -> None:
         if not 0.0 < momentum <= 1.0:
@@ -95,13 +98,14 @@ class EMATeacherHook(Hook):
         if interval < 1:
             raise ValueError(
                 f'EMATeacherHook: interval must be >= 1; got {interval}')
-        if begin_iter < 0:
+        if begin_iter is not None and begin_iter < 0:
             raise ValueError(
                 f'EMATeacherHook: begin_iter must be >= 0; got {begin_iter}')
         self.momentum = momentum
         self.interval = interval
         self.ramp_up = ramp_up
-        self.begin_iter = begin_iter
+        self.begin_iter_cfg = begin_iter
+        self.begin_iter = 0 if begin_iter is None else begin_iter
         self.update_buffers = update_buffers
         self.priority = priority
 
@@ -124,6 +128,12 @@ class EMATeacherHook(Hook):
     def before_train(self, runner) -> None:
         """Check the model and copy student -> teacher on a fresh start."""
         teacher, student = self._teacher_student(runner)
+        if self.begin_iter_cfg is None:
+            model = runner.model
+            if is_model_wrapper(model):
+                model = model.module
+            sup_only = getattr(model, 'supervised_only_iters', None)
+            self.begin_iter = int(sup_only()) if sup_only is not None else 0
         _paired(teacher.named_parameters(), student.named_parameters(),
                 'parameters')
         _paired(teacher.named_buffers(), student.named_buffers(), 'buffers')

@@ -1,7 +1,8 @@
 # Copyright (c) mmsemi contributors. All rights reserved.
 """Iteration-based training loop with O(1) resume of the data stream."""
 import logging
-from typing import Any, Optional
+import math
+from typing import Any, Dict, Optional
 
 from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import print_log
@@ -54,6 +55,12 @@ class SemiIterBasedTrainLoop(IterBasedTrainLoop):
     generators: with ``num_workers > 0`` the resumed batches hold the same
     samples but draw fresh augmentations.
 
+    When it is built, the loop gives a model with ``set_train_schedule``
+    (U2PL, CSS) the run's ``max_iters`` and the per-process epoch lengths
+    of the labeled and the unlabeled set, so schedules derived from the
+    length of training follow ``train_cfg.max_iters`` without restated
+    numbers (see :class:`IterationCounterMixin`).
+
     Args: as ``IterBasedTrainLoop``.
     """
 
@@ -64,6 +71,32 @@ class SemiIterBasedTrainLoop(IterBasedTrainLoop):
             self._check_batch_size()
             self._check_model_batch()
         self._warn_split_overlap()
+        self._share_schedule()
+
+    def epoch_lengths(self) -> Dict[str, int]:
+        """Per-process iterations of one pass over the labeled and over the
+        unlabeled set: ``floor(ceil(N / world_size) / per_process_batch)``
+        (the official loaders: DistributedSampler, drop_last=True), for the
+        sources of a ``LabeledUnlabeledSampler``."""
+        sizes = getattr(self.sampler, 'sizes', None)
+        nums = getattr(self.sampler, 'num_per_source', None)
+        if sizes is None or nums is None or len(nums) != 2:
+            return {}
+        world_size = getattr(self.sampler, 'world_size', get_world_size())
+        return {
+            f'{name}_epoch': max(math.ceil(size / world_size) // num, 1)
+            for name, size, num in zip(('labeled', 'unlabeled'), sizes, nums)
+            if num > 0
+        }
+
+    def _share_schedule(self) -> None:
+        """Give the model the run's length and epoch lengths."""
+        model = self.runner.model
+        if is_model_wrapper(model):
+            model = model.module
+        share = getattr(model, 'set_train_schedule', None)
+        if share is not None:
+            share(max_iters=self._max_iters, **self.epoch_lengths())
 
     def _check_batch_size(self) -> None:
         """Sampler blocks and dataloader batches must coincide."""

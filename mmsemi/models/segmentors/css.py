@@ -78,8 +78,9 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
     ``conf_thresh`` (0.97), ``contrast_conf_thresh`` (0.7),
     ``indicator_temperature`` (0.5), ``unsup_weight`` (1.0),
     ``contrast_weight`` (1.0), ``contrast_schedule`` ('rampdown'),
-    ``rampdown_epochs`` (200), ``iters_per_epoch`` (required for the
-    ramp-down: ``floor(ceil(N_labeled / world_size) / batch_per_gpu)``),
+    ``rampdown_epochs`` (200), ``iters_per_epoch`` (the ramp-down's epoch,
+    ``floor(ceil(N_labeled / world_size) / batch_per_gpu)``; ``None`` takes
+    the labeled epoch of the training run, :meth:`set_train_schedule`),
     ``cross_warmup_iters`` (0), ``strong_scale`` ((0.5, 1.5)),
     ``cutmix_prob`` (1.0), ``cutmix_area`` (0.5), ``cutmix_ratio``,
     ``flip_prob`` (0.5), ``quantize_conf`` (False: float confidences;
@@ -123,6 +124,7 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
         strong_branch=('strong_branches', lambda branch: (branch, )))
 
     rep_feature_point = ('fusion_input', )
+    run_schedule_keys = dict(iters_per_epoch='labeled_epoch')
 
     def __init__(self,
                  segmentor: dict,
@@ -144,12 +146,6 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
         self.check_choices(pseudo_label=PSEUDO_LABEL_MODES,
                            unsup_weighting=UNSUP_WEIGHTINGS,
                            contrast_schedule=CONTRAST_SCHEDULES)
-        if cfg['contrast_schedule'] == 'rampdown' and \
-                not cfg['iters_per_epoch']:
-            raise ValueError(
-                "semi_train_cfg.contrast_schedule='rampdown' needs "
-                'semi_train_cfg.iters_per_epoch (iterations per labeled '
-                'epoch) to express the ramp-down in iterations')
         if len(cfg['strong_branches']) != 1:
             raise ValueError('CSS uses exactly one strong view; got '
                              f"strong_branches={cfg['strong_branches']!r}")
@@ -165,7 +161,7 @@ class CSS(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
         cfg = self.semi_train_cfg
         if cfg['contrast_schedule'] == 'constant':
             return float(cfg['contrast_weight'])
-        epoch = cur_iter // int(cfg['iters_per_epoch'])
+        epoch = cur_iter // self.schedule_value('iters_per_epoch')
         return cfg['contrast_weight'] * contrast_rampdown(
             epoch, cfg['rampdown_epochs'])
 

@@ -65,9 +65,15 @@ class U2PL(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
 
     ``semi_train_cfg`` keys (defaults in :attr:`default_train_cfg`):
 
-    - ``max_iters`` (required for training), ``iters_per_epoch``,
-      ``sup_only_iters`` (supervised warm-up, iterations; set
-      ``EMATeacherHook.begin_iter`` to the same value);
+    - ``max_iters`` (the drop-rate schedule's length) and
+      ``iters_per_epoch``: ``None`` takes ``train_cfg.max_iters`` and the
+      per-process epoch of the unlabeled set from the training run
+      (:meth:`set_train_schedule`); ``iters_per_epoch=1`` gives the
+      continuous progress;
+    - ``sup_only_epochs`` (0) or ``sup_only_iters`` (``None``: that many
+      epochs): supervised warm-up (:meth:`supervised_only_iters`, which
+      ``EMATeacherHook`` also starts from when its ``begin_iter`` is
+      ``None``);
     - ``alpha0`` (0.2), ``per_image_threshold`` (False: per-batch);
     - ``unsup_weight`` (1.0), ``contrast_weight`` (0.1, paper appendix;
       0.25 / 0.125 are the official VOC / Cityscapes effective values);
@@ -89,7 +95,8 @@ class U2PL(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
         teacher_mode='train',
         max_iters=None,
         iters_per_epoch=None,
-        sup_only_iters=0,
+        sup_only_epochs=0,
+        sup_only_iters=None,
         alpha0=0.2,
         per_image_threshold=False,
         unsup_weight=1.0,
@@ -101,6 +108,9 @@ class U2PL(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
                       dropout_ratio=0.1),
         contrast=dict(type='CategoryQueueInfoNCELoss'),
         entropy_source='teacher_train_mixed')
+
+    run_schedule_keys = dict(max_iters='max_iters',
+                             iters_per_epoch='unlabeled_epoch')
 
     def __init__(self,
                  segmentor: dict,
@@ -131,15 +141,23 @@ class U2PL(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
     # ------------------------------------------------------------------
     def progress(self, cur_iter: Optional[int] = None) -> float:
         """Training progress ``t / T`` in [0, 1] at ``cur_iter``."""
-        cfg = self.semi_train_cfg
-        if cfg['max_iters'] is None:
-            raise ValueError('U2PL needs semi_train_cfg.max_iters (the '
-                             'length of training) for the drop-rate schedule')
+        max_iters = self.schedule_value('max_iters')
         it = int(self.cur_iter) if cur_iter is None else int(cur_iter)
-        ipe = cfg['iters_per_epoch']
+        ipe = self.semi_train_cfg['iters_per_epoch']
         if ipe:
             it = (it // ipe) * ipe
-        return min(it / cfg['max_iters'], 1.0)
+        return min(it / max_iters, 1.0)
+
+    def supervised_only_iters(self) -> int:
+        """Length of the supervised warm-up: ``sup_only_iters``, else
+        ``sup_only_epochs`` epochs of ``iters_per_epoch``."""
+        cfg = self.semi_train_cfg
+        if cfg['sup_only_iters'] is not None:
+            return int(cfg['sup_only_iters'])
+        if not cfg['sup_only_epochs']:
+            return 0
+        return int(cfg['sup_only_epochs']) * self.schedule_value(
+            'iters_per_epoch')
 
     def drop_rate(self, cur_iter: Optional[int] = None) -> float:
         """``alpha_t`` (a fraction) at ``cur_iter``."""
@@ -178,7 +196,7 @@ class U2PL(IterationCounterMixin, RepHeadMixin, SemiBaseSegmentor):
         sup_samples = data_samples['sup']
         alpha = self.drop_rate(cur_iter)
 
-        if cur_iter < cfg['sup_only_iters']:
+        if cur_iter < self.supervised_only_iters():
             # Supervised warm-up: the unlabeled batch is ignored.
             feats, logits, rep, extra = self.student_forward(x_l)
             losses = self.add_prefix(

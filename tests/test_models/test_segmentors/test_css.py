@@ -195,7 +195,6 @@ def test_zero_contrast_weight_after_rampdown_keeps_graph():
     (dict(pseudo_labels='mix'), 'unknown key'),
     (dict(pseudo_label='both'), 'pseudo_label'),
     (dict(unsup_weighting='soft'), 'unsup_weighting'),
-    (dict(iters_per_epoch=None), 'iters_per_epoch'),
 ])
 def test_bad_config(cfg, match):
     with pytest.raises((KeyError, ValueError), match=match):
