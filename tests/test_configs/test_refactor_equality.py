@@ -37,6 +37,9 @@ Intended differences (also listed in configs/README.md):
   auxiliary head, or its multiplier is 1.0 (no effect either way);
   CSS's ``paramwise_cfg`` of lr multipliers 1.0 removed (no effect).
 - ``custom_hooks`` ``None`` -> ``[]`` (no hooks either way).
+- deprecated ``semi_train_cfg`` names replaced by their current names
+  (CorrMatch's Cityscapes ``fixed_thresh`` -> ``conf_thresh``): the same
+  effective value.
 - toy configs' top-level ``labeled_dataset`` / ``unlabeled_dataset`` (the
   templates the train loader's datasets are made from) hold the method's
   branches, as the train loader's datasets always did.
@@ -121,6 +124,13 @@ def diff(old, new, path=''):
     return [] if old == new else [('~', path)]
 
 
+def _current_name(renames, key):
+    """The current name of a ``semi_train_cfg`` key (itself unless it is
+    a deprecated name)."""
+    target = renames.get(key, key)
+    return target if isinstance(target, str) else target[0]
+
+
 def _world_size(relpath):
     match = re.search(r'_(\d+)xb\d+', osp.basename(relpath))
     return int(match.group(1)) if match else 1
@@ -170,6 +180,22 @@ class Check:
         assert self.new[path.split('.')[0]] == loader, path
         return True
 
+    def renamed(self, prefix, key):
+        """Whether ``key`` replaces a deprecated name the old config used,
+        with the same effective value."""
+        model = MODELS.get(self.model_type(prefix))
+        renames = model.deprecated_train_cfg_keys
+        old_train = _get(self.old, f'{prefix}.semi_train_cfg')
+        if not any(_current_name(renames, old) == key and old in old_train
+                   for old in renames):
+            return False
+        before = effective(model.default_train_cfg, old_train, renames)
+        after = effective(model.default_train_cfg,
+                          _get(self.new, f'{prefix}.semi_train_cfg'),
+                          renames)
+        assert before[key] == after[key], (prefix, key)
+        return True
+
     def removed(self, path):  # noqa: C901
         old, new, value = self.old, self.new, _get(self.old, path)
         m = re.fullmatch(r'(semi_)?param_scheduler\[(\d+)\]\.end', path)
@@ -200,10 +226,13 @@ class Check:
                 epochs = new_train['sup_only_epochs']
                 assert value == epochs * old_train['iters_per_epoch']
             else:  # a code default (a nested key, or the whole dict)
-                defaults = MODELS.get(self.model_type(prefix)) \
-                    .default_train_cfg
-                before = effective(defaults, old_train)
-                after = effective(defaults, new_train)
+                model = MODELS.get(self.model_type(prefix))
+                renames = model.deprecated_train_cfg_keys
+                before = effective(model.default_train_cfg, old_train,
+                                   renames)
+                after = effective(model.default_train_cfg, new_train,
+                                  renames)
+                key = _current_name(renames, key)
                 keys = [key] if key else [
                     k for k in before if k not in RUN_KEYS]
                 for k in keys:
@@ -226,6 +255,9 @@ class Check:
     def added(self, path):
         new, value = self.new, _get(self.new, path)
         if path in RECIPE_KEYS:
+            return
+        m = re.fullmatch(r'((semi_)?model)\.semi_train_cfg\.(\w+)', path)
+        if m and self.renamed(m.group(1), m.group(3)):
             return
         if path == 'optim_wrapper.paramwise_cfg.custom_keys.auxiliary_head':
             # no such head, or the multiplier it had without a key
