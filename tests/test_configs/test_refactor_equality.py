@@ -128,7 +128,7 @@ def _current_name(renames, key):
     """The current name of a ``semi_train_cfg`` key (itself unless it is
     a deprecated name)."""
     target = renames.get(key, key)
-    return target if isinstance(target, str) else target[0]
+    return target[0] if isinstance(target, tuple) else target
 
 
 def _world_size(relpath):

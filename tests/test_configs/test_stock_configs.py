@@ -205,15 +205,16 @@ def test_stock_config_hyper_parameters_are_the_methods():
     assert _train_cfg(voc['unimatch'])['conf_thresh'] == 0.95
     assert voc['unimatch'].train_dataloader.batch_size == 4
     assert voc['u2pl'].train_dataloader.batch_size == 8
-    assert _train_cfg(voc['corrmatch'])['thresh_init'] == 0.85
+    assert _train_cfg(voc['corrmatch'])['conf_thresh_init'] == 0.85
     assert _train_cfg(voc['rankmatch'])['conf_thresh'] == 0.95
     # every stock RankMatch config: the official probability-space loss
     for path in (p for p in STOCK_CONFIGS
                  if osp.basename(p).startswith('rankmatch_')):
-        assert _train_cfg(Config.fromfile(path))['rank_loss'] == dict(
+        train_cfg = _train_cfg(Config.fromfile(path))
+        assert train_cfg['rank_loss'] == dict(
             type='RankAwareKLLoss', num_agents=128, topk=4,
-            reduction='official', log_space=False, eps=1e-10,
-            loss_weight=0.1), path
+            reduction='official', log_space=False, eps=1e-10), path
+        assert train_cfg['rank_weight'] == 0.1, path
     for name, cfg in voc.items():
         assert cfg.optim_wrapper.optimizer == dict(
             type='SGD', lr=0.001, momentum=0.9, weight_decay=1e-4), name
