@@ -13,7 +13,7 @@ random: these datasets exercise paths, formats and the training route, not
 accuracy.
 
 Layouts (``root`` is the folder that holds ``VOCdevkit``, ``cityscapes``,
-``ADEChallengeData2016``, ``coco_stuff164k`` and ``splits``, i.e. ``data/``):
+``ade``, ``coco_stuff164k``, ``coco`` and ``splits``, i.e. ``data/``):
 
 * ``voc_mmseg``: ``VOCdevkit/VOC2012/{JPEGImages, SegmentationClass (the
   fine train and val masks), SegmentationClassAug (the SBD masks),
@@ -24,7 +24,7 @@ Layouts (``root`` is the folder that holds ``VOCdevkit``, ``cityscapes``,
   and val mask (the fine mask where there is one).
 * ``cityscapes``: ``cityscapes/{leftImg8bit,gtFine}/{train,val}/<city>/`` with
   ``*_leftImg8bit.png`` and ``*_gtFine_labelTrainIds.png``.
-* ``ade20k``: ``ADEChallengeData2016/{images,annotations}/{training,
+* ``ade20k``: ``ade/ADEChallengeData2016/{images,annotations}/{training,
   validation}/ADE_{train,val}_%08d.{jpg,png}``.
 * ``coco_stuff``: ``coco_stuff164k/{images,annotations}/{train2017,val2017}/
   %012d.jpg`` and ``%012d_labelTrainIds.png``.
@@ -243,8 +243,8 @@ def _write_images_annotations(data_root: str, names: Dict[str, List[str]],
 def write_ade20k(root: str, seed: int = 0,
                  size: Tuple[int, int] = (72, 96)) -> str:
     """ADE20K (SceneParsing) in mmseg's layout; returns
-    ``<root>/ADEChallengeData2016``."""
-    ade = osp.join(root, 'ADEChallengeData2016')
+    ``<root>/ade/ADEChallengeData2016``."""
+    ade = osp.join(root, 'ade', 'ADEChallengeData2016')
     names = dict(training=[f'ADE_train_{i:08d}' for i in (1, 2, 3, 4, 5, 6)],
                  validation=[f'ADE_val_{i:08d}' for i in (1, 2)])
     # 0 is "other" (reduce_zero_label makes it the ignore index).

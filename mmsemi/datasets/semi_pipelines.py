@@ -256,3 +256,18 @@ def split_train_dataloader(base, split_dir: str) -> Dict:
             dict(base['unlabeled_dataset'],
                  split_file=f'{split_dir}/unlabeled.txt'),
         ]))
+
+
+def patch14_semi_data(base, crop_size: Sequence[int]) -> Dict:
+    """:func:`semi_train_data` at ``crop_size`` for a patch-14 ViT, with
+    validation and test at the original size rounded to a multiple of 14
+    (the dataset base's ``patch14_test_pipeline``, UniMatch V2's
+    evaluation).
+
+    Returns:
+        dict: the keys of :func:`semi_train_data`, ``val_dataloader`` and
+        ``test_dataloader``.
+    """
+    loader = dict(dataset=dict(pipeline=base['patch14_test_pipeline']))
+    return dict(semi_train_data(base, crop_size=crop_size),
+                val_dataloader=loader, test_dataloader=loader)

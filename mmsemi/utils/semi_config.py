@@ -13,6 +13,7 @@ The configs that use it call one of these functions with their ``_base_``
 and get plain config keys: ``Config.fromfile``, ``--cfg-options`` and
 ``cfg.dump()`` see an ordinary config.
 """
+import os.path as osp
 from typing import Dict
 
 
@@ -26,20 +27,63 @@ def _wrapped(base, segmentor: dict, data_preprocessor=None) -> dict:
     return model
 
 
+def _merged(base: dict, changes: dict) -> dict:
+    """``changes`` merged into ``base`` key by key (nested dicts too)."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            value = _merged(out[key], value)
+        out[key] = value
+    return out
+
+
+def _dataset_segmentor(base) -> dict:
+    """The base's segmentor with what the dataset and the recipe decide:
+    the dataset base's ``num_classes`` on every head, and the recipe's
+    ``semi_segmentor`` changes (e.g. OHEM and sliding-window testing)."""
+    model = dict(base['model'])
+    if 'num_classes' in base:
+        for key in ('decode_head', 'auxiliary_head'):
+            head = model.get(key)
+            if isinstance(head, dict):
+                model[key] = dict(head, num_classes=base['num_classes'])
+            elif isinstance(head, (list, tuple)):
+                model[key] = [dict(h, num_classes=base['num_classes'])
+                              for h in head]
+    return _merged(model, base.get('semi_segmentor', {}))
+
+
+def _evaluation(base) -> Dict:
+    """The recipe's optional validation loop (``semi_val_cfg``, e.g.
+    teacher and student) and the metric its best checkpoint is chosen by
+    (``semi_save_best``)."""
+    keys = {}
+    if 'semi_val_cfg' in base:
+        keys['val_cfg'] = dict(base['semi_val_cfg'], _delete_=True)
+    if 'semi_save_best' in base:
+        keys['default_hooks'] = dict(
+            checkpoint=dict(save_best=base['semi_save_best']))
+    return keys
+
+
 def semi_method(base) -> Dict:
     """The method part of a method config (``configs/<method>/``) whose
     ``_base_`` lists a segmentor base (``model``, ``data_preprocessor``), a
     semi dataset base (``crop_size``) and a recipe base.
 
     Returns:
-        dict: ``data_preprocessor`` (padding to the crop), ``segmentor``,
-        ``model`` (the recipe's ``semi_model`` around the segmentor),
-        ``optim_wrapper``, ``param_scheduler``, ``custom_hooks`` and
-        ``auto_scale_lr`` from the recipe.
+        dict: ``data_preprocessor`` (padding to the crop), ``segmentor``
+        (with the dataset's ``num_classes`` and the recipe's
+        ``semi_segmentor`` changes), ``model`` (the recipe's ``semi_model``
+        around the segmentor), ``optim_wrapper``, ``param_scheduler``,
+        ``custom_hooks`` and ``auto_scale_lr`` from the recipe, and, when
+        the recipe has them, ``val_cfg`` (``semi_val_cfg``) and the
+        checkpoint's ``save_best`` (``semi_save_best``).
     """
     data_preprocessor = dict(base['data_preprocessor'],
                              size=tuple(base['crop_size']))
-    segmentor = dict(base['model'], data_preprocessor=data_preprocessor)
+    segmentor = dict(_dataset_segmentor(base),
+                     data_preprocessor=data_preprocessor)
     return dict(
         data_preprocessor=data_preprocessor,
         segmentor=segmentor,
@@ -47,7 +91,8 @@ def semi_method(base) -> Dict:
         optim_wrapper=dict(base['semi_optim_wrapper'], _delete_=True),
         param_scheduler=base['semi_param_scheduler'],
         custom_hooks=base['semi_custom_hooks'],
-        auto_scale_lr=base['semi_auto_scale_lr'])
+        auto_scale_lr=base['semi_auto_scale_lr'],
+        **_evaluation(base))
 
 
 def stock_semi_method(base, stock_schedule: bool = False) -> Dict:
@@ -88,3 +133,91 @@ def stock_semi_method(base, stock_schedule: bool = False) -> Dict:
                                      _delete_=True)
         keys['param_scheduler'] = base['semi_param_scheduler']
     return keys
+
+
+def _model_base(name: str):
+    from mmengine.config import Config
+
+    from .config_lookup import configs_dir
+    return Config.fromfile(
+        osp.join(configs_dir(), '_base_', 'models', name)).to_dict()
+
+
+def with_model_base(base, model_base: str) -> Dict:
+    """Keys that put the segmentor of another model base into a method
+    config, everything else kept: a DINOv2 size variant of a UniMatch V2
+    config, or another method's config on a DINOv2 student.
+
+    The new segmentor gets the config's ``num_classes``, its recipe's
+    ``semi_segmentor`` changes and its data preprocessor (padding to its
+    crop).
+
+    Args:
+        base: the calling config's ``_base_`` (a method config).
+        model_base (str): a model base under ``configs/_base_/models/``,
+            e.g. ``'dinov2-b_dpt.py'``.
+
+    Returns:
+        dict: ``segmentor`` and ``model.segmentor`` (replacing the old
+        segmentor, not merged into it).
+    """
+    model = _model_base(model_base)['model']
+    segmentor = dict(
+        _dataset_segmentor(dict(base, model=model)),
+        data_preprocessor=base['segmentor']['data_preprocessor'],
+        _delete_=True)
+    return dict(segmentor=segmentor, model=dict(segmentor=segmentor))
+
+
+def _with_crop(value, crop_size):
+    """A copy of a config value with every ``RandomCrop``'s size set."""
+    if isinstance(value, (list, tuple)):
+        return [_with_crop(item, crop_size) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: _with_crop(v, crop_size) for k, v in value.items()}
+    if out.get('type') == 'RandomCrop':
+        out['crop_size'] = tuple(crop_size)
+    return out
+
+
+def dinov2_student(base, model_base: str = 'dinov2-s_dpt.py',
+                   crop_size=(518, 518),
+                   vit_recipe: str = 'unimatch_v2.py') -> Dict:
+    """A method config (``base``, e.g. CorrMatch on VOC classic 92) moved
+    to a DINOv2 + DPT student: the model base's segmentor, the method's
+    training data with its crops at ``crop_size`` (same pipelines, split
+    files and batch), validation and test at the original size rounded to
+    a multiple of 14 (the dataset base's ``patch14_test_pipeline``), and
+    the optimiser of the ViT recipe (``configs/_base_/recipes/
+    <vit_recipe>``: encoder lr 5e-6, every other part, e.g. CorrMatch's
+    ``corr_head``, 40x). The method's own recipe (``semi_train_cfg``,
+    hooks, schedule length) is kept.
+
+    Returns:
+        dict: ``crop_size``, ``train_dataloader``, ``val_dataloader``,
+        ``test_dataloader``, ``data_preprocessor``, ``segmentor``,
+        ``model`` and ``optim_wrapper``.
+    """
+    from mmengine.config import Config
+
+    from .config_lookup import configs_dir
+    data_preprocessor = dict(_model_base(model_base)['data_preprocessor'],
+                             size=tuple(crop_size))
+    segmentor = with_model_base(
+        dict(base, segmentor=dict(data_preprocessor=data_preprocessor)),
+        model_base)['segmentor']
+    test_loader = dict(dataset=dict(pipeline=base['patch14_test_pipeline']))
+    vit = Config.fromfile(osp.join(configs_dir(), '_base_', 'recipes',
+                                   vit_recipe)).semi_optim_wrapper.to_dict()
+    return dict(
+        crop_size=tuple(crop_size),
+        train_dataloader=_with_crop(base['train_dataloader'], crop_size),
+        val_dataloader=test_loader,
+        test_dataloader=test_loader,
+        data_preprocessor=dict(data_preprocessor, _delete_=True),
+        segmentor=segmentor,
+        model=dict(segmentor=segmentor,
+                   data_preprocessor=dict(data_preprocessor=dict(
+                       data_preprocessor, _delete_=True))),
+        optim_wrapper=dict(vit, _delete_=True))

@@ -129,7 +129,8 @@ def test_semi_ade20k_and_coco_read_both_split_formats(tmp_path, entries):
             for i in range(len(ade))] == [n + '.jpg' for n in names]
     assert len(ade.metainfo['classes']) == 150
     raw = np.array(Image.open(ade.get_data_info(0)['seg_map_path']))
-    reduced = _loaded_label(ade, 0, reduce_zero_label=True)
+    # LoadAnnotations() takes reduce_zero_label from the dataset
+    reduced = _loaded_label(ade, 0, reduce_zero_label=None)
     assert (reduced[raw == 0] == 255).all()
     assert np.array_equal(reduced[raw > 0], raw[raw > 0] - 1)
 

@@ -6,7 +6,8 @@ the model structure or the data preprocessor's type:
 
 * crop: every ``RandomCrop`` and the preprocessor's padding ``size`` become
   65 x 65 (64 x 64 for even crops; 193 x 193 for RankMatch, whose 128
-  agents need a feature map of at least 128 pixels at output stride 16),
+  agents need a feature map of at least 128 pixels at output stride 16;
+  56 x 56, four patches, for the patch-14 DINOv2 students),
   sliding-window testing uses that window (stride in the shipped
   proportion), and test-time ``Resize`` scales are divided by 8;
 * batch: 2 labeled + 2 unlabeled images per process (2 for supervised-only);
@@ -25,14 +26,25 @@ from typing import Any, Tuple
 SHRUNK_CROP_ODD = 65  # 64 for even crops
 # 13 x 13 = 169 >= 128 agents at output stride 16
 RANKMATCH_CROP = 193
+# four 14-pixel patches: DINOv2 students take multiples of the patch, and
+# a sliding window must fit the mini Cityscapes images (64 rows)
+PATCH14_CROP = 56
 TEST_SCALE_DIVISOR = 8
 
 
 def shrunk_crop(crop: Any, smallest: int = SHRUNK_CROP_ODD
                 ) -> Tuple[int, int]:
     side = crop if isinstance(crop, int) else crop[0]
-    size = smallest if side % 2 else smallest - 1
+    size = smallest if side % 2 or smallest == PATCH14_CROP else smallest - 1
     return (size, size)
+
+
+def _smallest_crop(model: Any) -> int:
+    segmentor = model.get('segmentor', model)
+    if segmentor.get('backbone', {}).get('type') == 'DINOv2':
+        return PATCH14_CROP
+    return RANKMATCH_CROP if model.get('type') == 'RankMatch' \
+        else SHRUNK_CROP_ODD
 
 
 def _walk(cfg: Any, fn) -> None:
@@ -79,8 +91,7 @@ def _shrink_test_resize(loader: Any) -> None:
 def shrink_config(cfg: Any, checkpoint: bool = False) -> Any:
     """A copy of ``cfg`` with the documented shrinking overrides."""
     cfg = copy.deepcopy(cfg)
-    smallest = RANKMATCH_CROP if cfg.model.get('type') == 'RankMatch' \
-        else SHRUNK_CROP_ODD
+    smallest = _smallest_crop(cfg.model)
     _shrink_crops(cfg.model, smallest)
     _shrink_crops(cfg.train_dataloader, smallest)
     for loader in ('val_dataloader', 'test_dataloader'):

@@ -1,7 +1,7 @@
 from .dinov2 import (DINOV2_ARCHS, DINOV2_CHECKPOINTS, DINOV2_OUT_INDICES,
-                     DINOv2, dinov2_resize_pos_embed)
+                     DINOv2, dinov2_pretrained, dinov2_resize_pos_embed)
 
 __all__ = [
     'DINOv2', 'DINOV2_ARCHS', 'DINOV2_CHECKPOINTS', 'DINOV2_OUT_INDICES',
-    'dinov2_resize_pos_embed'
+    'dinov2_pretrained', 'dinov2_resize_pos_embed'
 ]

@@ -49,6 +49,18 @@ DINOV2_CHECKPOINTS: Dict[str, str] = {
 POS_EMBED_MODES = ('dinov2', 'mmpretrain')
 
 
+def dinov2_pretrained(arch: str) -> dict:
+    """The ``init_cfg`` that loads mmpretrain's converted DINOv2 weights of
+    ``arch`` ('small', 'base' or 'large') into :class:`DINOv2`; configs
+    call it so the checkpoint names live only in
+    :data:`DINOV2_CHECKPOINTS`."""
+    if arch not in DINOV2_CHECKPOINTS:
+        raise ValueError(f'DINOv2: no published checkpoint for arch '
+                         f'{arch!r}; choose from {sorted(DINOV2_CHECKPOINTS)}')
+    return dict(type='Pretrained', checkpoint=DINOV2_CHECKPOINTS[arch],
+                prefix='backbone.')
+
+
 def dinov2_resize_pos_embed(pos_embed: Tensor, src_shape: Sequence[int],
                             dst_shape: Sequence[int],
                             offset: float = 0.1) -> Tensor:

@@ -1,0 +1,8 @@
+# UniMatch V2, DINOv2-S, VOC classic split 366, crop 518x518.
+# 60 epochs over the 10216 unlabeled images with 4 GPUs x (4 labeled +
+# 4 unlabeled): 638 iterations per epoch, 38280 in total.
+_base_ = ['./unimatch-v2_dinov2-s-dpt_4xb4+4-60e_voc12-classic1464-518x518.py']
+from mmsemi.datasets.semi_pipelines import split_train_dataloader  # noqa: E402
+
+train_dataloader = split_train_dataloader(_base_, '../../splits/pascal/366')
+train_cfg = dict(max_iters=38280, val_interval=638)
