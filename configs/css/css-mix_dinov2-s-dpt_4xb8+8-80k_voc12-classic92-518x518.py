@@ -1,8 +1,9 @@
 # CSS (mix) on DINOv2-S + UniMatch V2's DPT head, VOC classic split 92, crop
 # 518x518: the method's recipe, split, batch and length of
 # css-mix_r101-d8_4xb8+8-80k_voc12-classic92-513x513.py
-# with UniMatch V2's encoder, optimiser (AdamW, encoder lr 5e-6, every other
-# part x40) and patch-14 evaluation (mmsemi.utils.semi_config.dinov2_student).
+# with UniMatch V2's encoder, optimiser and lr schedule (AdamW, encoder lr
+# 5e-6, every other part x40, poly to 0) and patch-14 evaluation
+# (mmsemi.utils.semi_config.dinov2_student).
 _base_ = ['./css-mix_r101-d8_4xb8+8-80k_voc12-classic92-513x513.py']
 from mmsemi.utils.semi_config import dinov2_student  # noqa: E402
 

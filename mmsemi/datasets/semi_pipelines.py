@@ -258,16 +258,27 @@ def split_train_dataloader(base, split_dir: str) -> Dict:
         ]))
 
 
+def patch14_test_loader() -> Dict:
+    """Validation/test dataloader changes for a patch-14 ViT (UniMatch V2's
+    evaluation): the image at its original size rounded to the nearest
+    multiple of 14, the prediction resized back and compared with the
+    original label."""
+    return dict(dataset=dict(pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='ResizeToNearestMultiple', divisor=14),
+        dict(type='LoadAnnotations'),
+        dict(type='PackSegInputs'),
+    ]))
+
+
 def patch14_semi_data(base, crop_size: Sequence[int]) -> Dict:
     """:func:`semi_train_data` at ``crop_size`` for a patch-14 ViT, with
-    validation and test at the original size rounded to a multiple of 14
-    (the dataset base's ``patch14_test_pipeline``, UniMatch V2's
-    evaluation).
+    validation and test as :func:`patch14_test_loader` sets them.
 
     Returns:
         dict: the keys of :func:`semi_train_data`, ``val_dataloader`` and
         ``test_dataloader``.
     """
-    loader = dict(dataset=dict(pipeline=base['patch14_test_pipeline']))
+    loader = patch14_test_loader()
     return dict(semi_train_data(base, crop_size=crop_size),
                 val_dataloader=loader, test_dataloader=loader)

@@ -188,28 +188,29 @@ def dinov2_student(base, model_base: str = 'dinov2-s_dpt.py',
     to a DINOv2 + DPT student: the model base's segmentor, the method's
     training data with its crops at ``crop_size`` (same pipelines, split
     files and batch), validation and test at the original size rounded to
-    a multiple of 14 (the dataset base's ``patch14_test_pipeline``), and
-    the optimiser of the ViT recipe (``configs/_base_/recipes/
-    <vit_recipe>``: encoder lr 5e-6, every other part, e.g. CorrMatch's
-    ``corr_head``, 40x). The method's own recipe (``semi_train_cfg``,
-    hooks, schedule length) is kept.
+    a multiple of 14 (:func:`patch14_test_loader`), and
+    the optimiser and lr schedule of the ViT recipe (``configs/_base_/
+    recipes/<vit_recipe>``: AdamW, encoder lr 5e-6, every other part, e.g.
+    CorrMatch's ``corr_head``, 40x, poly to 0). The method's own recipe
+    (``semi_train_cfg``, hooks, schedule length) is kept.
 
     Returns:
         dict: ``crop_size``, ``train_dataloader``, ``val_dataloader``,
         ``test_dataloader``, ``data_preprocessor``, ``segmentor``,
-        ``model`` and ``optim_wrapper``.
+        ``model``, ``optim_wrapper`` and ``param_scheduler``.
     """
     from mmengine.config import Config
 
+    from mmsemi.datasets.semi_pipelines import patch14_test_loader
     from .config_lookup import configs_dir
     data_preprocessor = dict(_model_base(model_base)['data_preprocessor'],
                              size=tuple(crop_size))
     segmentor = with_model_base(
         dict(base, segmentor=dict(data_preprocessor=data_preprocessor)),
         model_base)['segmentor']
-    test_loader = dict(dataset=dict(pipeline=base['patch14_test_pipeline']))
+    test_loader = patch14_test_loader()
     vit = Config.fromfile(osp.join(configs_dir(), '_base_', 'recipes',
-                                   vit_recipe)).semi_optim_wrapper.to_dict()
+                                   vit_recipe)).to_dict()
     return dict(
         crop_size=tuple(crop_size),
         train_dataloader=_with_crop(base['train_dataloader'], crop_size),
@@ -220,4 +221,5 @@ def dinov2_student(base, model_base: str = 'dinov2-s_dpt.py',
         model=dict(segmentor=segmentor,
                    data_preprocessor=dict(data_preprocessor=dict(
                        data_preprocessor, _delete_=True))),
-        optim_wrapper=dict(vit, _delete_=True))
+        optim_wrapper=dict(vit['semi_optim_wrapper'], _delete_=True),
+        param_scheduler=vit['semi_param_scheduler'])

@@ -27,7 +27,8 @@ VARIANTS = ('css-cross_', )
 
 def _dataset(cfg):
     root = cfg.train_dataloader.dataset.datasets[0].data_root
-    return 'cityscapes' if 'cityscapes' in root else 'voc'
+    return next((name for name in ('cityscapes', 'ade', 'coco')
+                 if name in root), 'voc')
 
 
 def _recipe(cfg):
@@ -39,7 +40,12 @@ def _recipe(cfg):
         semi_test_cfg=model.get('semi_test_cfg'),
         custom_hooks=cfg.get('custom_hooks') or [],
         auto_scale_lr=cfg.auto_scale_lr)
-    if cfg.optim_wrapper.optimizer.type == 'SGD':  # the methods' recipes
+    # the recipe's optimiser: SGD for the ResNet recipes, AdamW for
+    # UniMatch V2 (the other methods' DINOv2 configs take V2's, compared in
+    # test_dinov2_students_take_the_vit_recipe)
+    resnet_recipe = cfg.optim_wrapper.optimizer.type == 'SGD' and \
+        cfg.model.segmentor.backbone.type != 'DINOv2'
+    if resnet_recipe or model.type == 'UniMatchV2':
         recipe.update(optim_wrapper=cfg.optim_wrapper,
                       param_scheduler=cfg.param_scheduler)
     return json.loads(json.dumps(recipe, default=list))
@@ -62,12 +68,34 @@ def _groups():
 GROUPS = _groups()
 
 
+#: Methods without stock-model configs: UniMatch V2's recipe (AdamW at
+#: lr 5e-6, patch-14 crops) is for ViT encoders; its student is the DINOv2
+#: model base, whose size variants its configs swap.
+METHOD_ONLY = {'UniMatchV2'}
+
+
 def test_every_method_has_stock_configs_on_voc():
     methods = {method for method, data in GROUPS if data == 'voc'}
-    assert methods == {'UniMatch', 'CorrMatch', 'RankMatch', 'U2PL', 'CSS'}
+    assert methods == {'UniMatch', 'CorrMatch', 'RankMatch', 'U2PL', 'CSS',
+                       'UniMatchV2'}
     for (method, data), group in GROUPS.items():
         if data == 'voc':
-            assert group['method'] and group['stock'], method
+            assert group['method'], method
+            assert bool(group['stock']) == (method not in METHOD_ONLY), \
+                method
+
+
+def test_dinov2_students_take_the_vit_recipe():
+    """The other methods' DINOv2 configs: UniMatch V2's optimiser and
+    schedule, their own method recipe (checked above)."""
+    v2 = GROUPS[('UniMatchV2', 'voc')]['method'][0][1]
+    students = [(name, cfg) for (method, _), group in GROUPS.items()
+                if method != 'UniMatchV2' for name, cfg in group['method']
+                if cfg.model.segmentor.backbone.type == 'DINOv2']
+    assert len(students) == 5
+    for name, cfg in students:
+        assert cfg.optim_wrapper == v2.optim_wrapper, name
+        assert cfg.param_scheduler == v2.param_scheduler, name
 
 
 @pytest.mark.parametrize('key', sorted(GROUPS), ids='-'.join)
@@ -85,3 +113,5 @@ def test_method_and_stock_configs_share_the_recipe(key):
     # the stock configs with a stock optimiser keep it, the others share
     # the recipe's
     assert any('optim_wrapper' in _recipe(cfg) for _, cfg in configs)
+    if key[0] not in METHOD_ONLY:
+        assert group['stock'] or key[1] != 'voc', key

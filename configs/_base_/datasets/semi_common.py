@@ -32,12 +32,3 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
-# Evaluation of a patch-14 ViT (UniMatch V2): the image at its original size
-# rounded to the nearest multiple of 14, the prediction resized back and
-# compared with the original label.
-patch14_test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='ResizeToNearestMultiple', divisor=14),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
