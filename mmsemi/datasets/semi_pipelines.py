@@ -282,3 +282,30 @@ def patch14_semi_data(base, crop_size: Sequence[int]) -> Dict:
     loader = patch14_test_loader()
     return dict(semi_train_data(base, crop_size=crop_size),
                 val_dataloader=loader, test_dataloader=loader)
+
+
+def semi_dataset_keys(dataset_type: str, data_root: str, data_prefix: Dict,
+                      val_prefix: Dict, split_dir: str) -> Dict:
+    """The dataset keys of a semi dataset base: labeled and unlabeled
+    templates on the split folder ``split_dir`` (relative to
+    ``data_root``), and validation/test on the whole ``val_prefix``
+    folders.
+
+    Returns:
+        dict: ``dataset_type``, ``data_root``, ``data_prefix``,
+        ``labeled_dataset``, ``unlabeled_dataset``, ``val_dataloader`` and
+        ``test_dataloader``.
+    """
+    common = dict(type=dataset_type, data_root=data_root,
+                  data_prefix=data_prefix)
+    val = dict(dataset=dict(common, data_prefix=val_prefix, split_file=''))
+    return dict(
+        dataset_type=dataset_type,
+        data_root=data_root,
+        data_prefix=data_prefix,
+        labeled_dataset=dict(common, split_file=f'{split_dir}/labeled.txt'),
+        unlabeled_dataset=dict(common,
+                               split_file=f'{split_dir}/unlabeled.txt',
+                               with_label=False),
+        val_dataloader=val,
+        test_dataloader=val)

@@ -223,3 +223,42 @@ def dinov2_student(base, model_base: str = 'dinov2-s_dpt.py',
                        data_preprocessor, _delete_=True))),
         optim_wrapper=dict(vit['semi_optim_wrapper'], _delete_=True),
         param_scheduler=vit['semi_param_scheduler'])
+
+
+def _replacing(base, key: str, value):
+    """``value`` as a child config key that replaces, not merges into, the
+    base's value (mmsemi's hook changes, ``default_hooks``, merge)."""
+    if isinstance(value, dict) and key in base and key != 'default_hooks':
+        return dict(value, _delete_=True)
+    return value
+
+
+def with_bases(base, model_base: str, dataset_base: str, recipe: str,
+               split_dir: str, batch_size: int) -> Dict:
+    """Every key of a method config built on other bases than its parent's
+    (a config that derives from another root, e.g. UniMatch V2 on COCO
+    from UniMatch V2 on VOC): the model base, the semi dataset base and the
+    recipe, by file name under ``configs/_base_/{models,datasets,
+    recipes}``, as a root listing them gets them, each replacing the
+    parent's value, and the train dataloader on ``split_dir`` with
+    ``batch_size`` images (labeled + unlabeled) per process.
+
+    Args:
+        base: the calling config's ``_base_`` (its parent, a method
+            config whose runtime and schedule bases stay).
+    """
+    from mmengine.config import Config
+
+    from mmsemi.datasets.semi_pipelines import split_train_dataloader
+    from .config_lookup import configs_dir
+    paths = [osp.join(configs_dir(), '_base_', folder, name)
+             for folder, name in (('models', model_base),
+                                  ('datasets', dataset_base),
+                                  ('recipes', recipe))]
+    merged = Config.fromstring(f'_base_ = {paths!r}\n', '.py').to_dict()
+    keys = dict(merged, **semi_method(merged))
+    loader = split_train_dataloader(merged, split_dir)
+    keys['train_dataloader'] = dict(
+        loader, batch_size=batch_size,
+        sampler=dict(loader['sampler'], batch_size=batch_size))
+    return {key: _replacing(base, key, value) for key, value in keys.items()}

@@ -5,26 +5,13 @@
 # Split files in data/splits/ade20k/<split>/: UniMatch V2's lists as they
 # are, or converted to names with tools/dataset_converters/import_splits.py.
 _base_ = ['./semi_common.py']
-dataset_type = 'SemiADE20KDataset'
-data_root = 'data/ade/ADEChallengeData2016'
+from mmsemi.datasets.semi_pipelines import semi_dataset_keys  # noqa: E402
+
 num_classes = 150
-data_prefix = dict(img_path='images/training',
-                   seg_map_path='annotations/training')
-labeled_dataset = dict(
-    type=dataset_type,
-    data_root=data_root,
-    data_prefix=data_prefix,
-    split_file='../../splits/ade20k/1_16/labeled.txt')
-unlabeled_dataset = dict(
-    type=dataset_type,
-    data_root=data_root,
-    data_prefix=data_prefix,
-    split_file='../../splits/ade20k/1_16/unlabeled.txt',
-    with_label=False)
-val_dataloader = dict(dataset=dict(
-    type=dataset_type,
-    data_root=data_root,
-    data_prefix=dict(img_path='images/validation',
-                     seg_map_path='annotations/validation'),
-    split_file=''))
-test_dataloader = val_dataloader
+globals().update(semi_dataset_keys(
+    'SemiADE20KDataset', 'data/ade/ADEChallengeData2016',
+    data_prefix=dict(img_path='images/training',
+                     seg_map_path='annotations/training'),
+    val_prefix=dict(img_path='images/validation',
+                    seg_map_path='annotations/validation'),
+    split_dir='../../splits/ade20k/1_16'))

@@ -5,24 +5,11 @@
 # in data/splits/coco/<split>/: UniMatch's lists as they are, or converted
 # to names with tools/dataset_converters/import_splits.py.
 _base_ = ['./semi_common.py']
-dataset_type = 'SemiCOCODataset'
-data_root = 'data/coco'
+from mmsemi.datasets.semi_pipelines import semi_dataset_keys  # noqa: E402
+
 num_classes = 81
-data_prefix = dict(img_path='train2017', seg_map_path='masks')
-labeled_dataset = dict(
-    type=dataset_type,
-    data_root=data_root,
-    data_prefix=data_prefix,
-    split_file='../splits/coco/1_32/labeled.txt')
-unlabeled_dataset = dict(
-    type=dataset_type,
-    data_root=data_root,
-    data_prefix=data_prefix,
-    split_file='../splits/coco/1_32/unlabeled.txt',
-    with_label=False)
-val_dataloader = dict(dataset=dict(
-    type=dataset_type,
-    data_root=data_root,
-    data_prefix=dict(img_path='val2017', seg_map_path='masks'),
-    split_file=''))
-test_dataloader = val_dataloader
+globals().update(semi_dataset_keys(
+    'SemiCOCODataset', 'data/coco',
+    data_prefix=dict(img_path='train2017', seg_map_path='masks'),
+    val_prefix=dict(img_path='val2017', seg_map_path='masks'),
+    split_dir='../splits/coco/1_32'))

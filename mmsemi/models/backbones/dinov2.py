@@ -49,6 +49,19 @@ DINOV2_CHECKPOINTS: Dict[str, str] = {
 POS_EMBED_MODES = ('dinov2', 'mmpretrain')
 
 
+#: Channels of every tapped feature map (the ViT's embedding width).
+DINOV2_EMBED_DIMS: Dict[str, int] = {'small': 384, 'base': 768, 'large': 1024}
+
+
+def dinov2_dpt_changes(arch: str) -> dict:
+    """The ``model`` changes that turn the DINOv2-S + UniMatch V2 DPT model
+    base into size ``arch`` ('base' or 'large'): encoder, its published
+    weights, the head's widths and input channels."""
+    return dict(
+        backbone=dict(arch=arch, init_cfg=dinov2_pretrained(arch)),
+        decode_head=dict(arch=arch, in_channels=DINOV2_EMBED_DIMS[arch]))
+
+
 def dinov2_pretrained(arch: str) -> dict:
     """The ``init_cfg`` that loads mmpretrain's converted DINOv2 weights of
     ``arch`` ('small', 'base' or 'large') into :class:`DINOv2`; configs
