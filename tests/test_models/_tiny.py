@@ -94,3 +94,23 @@ METHODS_AT_THRESHOLD_0 = {
                               out_channels=8, dropout_ratio=0.0),
                 contrast=dict(num_anchors=8, num_negatives=4)),
 }
+
+
+def train_steps_at_threshold_0(model, size: int, steps: int = 2) -> None:
+    """``steps`` SGD steps of ``model`` on ``unimatch_batch`` images of
+    ``size``; every step's loss terms must be finite and every
+    unsupervised term above 0 (the thresholds of
+    :data:`METHODS_AT_THRESHOLD_0` keep every pixel)."""
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.SGD(params, lr=0.01)
+    for step in range(steps):
+        losses = model.loss(*unimatch_batch(size=size, seed=step))
+        terms = {k: v for k, v in losses.items() if 'loss' in k}
+        assert all(torch.isfinite(v).all() for v in terms.values()), terms
+        unsup = {k: float(v) for k, v in terms.items()
+                 if k.startswith('unsup.')}
+        assert unsup and all(v > 0 for v in unsup.values()), unsup
+        optim.zero_grad()
+        sum(terms.values()).backward()
+        optim.step()
