@@ -222,3 +222,23 @@ def test_import_errors(tmp_path):
     (tmp_path / 'empty_dir').mkdir()
     with pytest.raises(FileNotFoundError, match='no \\*.txt'):
         import_splits.main([str(tmp_path / 'empty_dir'), str(tmp_path / 'o2')])
+
+
+def test_import_unimatch_v2_ade20k_and_coco_lists(tmp_path):
+    """UniMatch V2's ADE20K lines and UniMatch's COCO lines become the
+    names SemiADE20KDataset / SemiCOCODataset resolve under their
+    data_prefix (images/training, train2017)."""
+    ade = tmp_path / 'ade.txt'
+    ade.write_text(
+        'images/training/ADE_train_00001609.jpg '
+        'annotations/training/ADE_train_00001609.png\n'
+        'images/training/ADE_train_00006908.jpg '
+        'annotations/training/ADE_train_00006908.png\n')
+    coco = tmp_path / 'coco.txt'
+    coco.write_text('train2017/000000283213.jpg masks/000000283213.png\n')
+    import_splits.main([str(ade), str(tmp_path / 'ade_out.txt')])
+    import_splits.main([str(coco), str(tmp_path / 'coco_out.txt')])
+    assert (tmp_path / 'ade_out.txt').read_text().split() == [
+        'ADE_train_00001609', 'ADE_train_00006908']
+    assert (tmp_path / 'coco_out.txt').read_text().split() == [
+        '000000283213']
