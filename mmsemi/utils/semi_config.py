@@ -183,7 +183,7 @@ def _with_crop(value, crop_size):
 
 def dinov2_student(base, model_base: str = 'dinov2-s_dpt.py',
                    crop_size=(518, 518),
-                   vit_recipe: str = 'unimatch_v2.py') -> Dict:
+                   vit_recipe: str = 'unimatch_v2_voc12.py') -> Dict:
     """A method config (``base``, e.g. CorrMatch on VOC classic 92) moved
     to a DINOv2 + DPT student: the model base's segmentor, the method's
     training data with its crops at ``crop_size`` (same pipelines, split

@@ -2,7 +2,7 @@
 # (prob 0.7, min_kept 200,000 per 2-image batch, i.e. 100,000 per image in
 # mmseg's per-image OHEMPixelSampler), sliding-window test with 798 crops
 # and stride int(2/3 * 798) = 532; lr for 4 GPUs x (2 + 2) = 16 images.
-_base_ = ['./unimatch_v2.py']
+_base_ = ['./unimatch_v2_voc12.py']
 semi_segmentor = dict(
     decode_head=dict(
         sampler=dict(type='OHEMPixelSampler', thresh=0.7, min_kept=100000)),
