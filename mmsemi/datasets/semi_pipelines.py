@@ -258,29 +258,36 @@ def split_train_dataloader(base, split_dir: str) -> Dict:
         ]))
 
 
-def patch14_test_loader() -> Dict:
-    """Validation/test dataloader changes for a patch-14 ViT (UniMatch V2's
-    evaluation): the image at its original size rounded to the nearest
-    multiple of 14, the prediction resized back and compared with the
-    original label."""
-    return dict(dataset=dict(pipeline=[
+def patch14_test_pipeline() -> List:
+    """The test pipeline of a patch-14 ViT (UniMatch V2's evaluation): the
+    image at its original size rounded to the nearest multiple of 14, the
+    prediction resized back and compared with the original label."""
+    return [
         dict(type='LoadImageFromFile'),
         dict(type='ResizeToNearestMultiple', divisor=14),
         dict(type='LoadAnnotations'),
         dict(type='PackSegInputs'),
-    ]))
+    ]
+
+
+def patch14_test_loader() -> Dict:
+    """Validation/test dataloader changes for a patch-14 ViT
+    (:func:`patch14_test_pipeline`)."""
+    return dict(dataset=dict(pipeline=patch14_test_pipeline()))
 
 
 def patch14_semi_data(base, crop_size: Sequence[int]) -> Dict:
     """:func:`semi_train_data` at ``crop_size`` for a patch-14 ViT, with
-    validation and test as :func:`patch14_test_loader` sets them.
+    validation, test and ``mmseg.apis.inference_model`` (the top-level
+    ``test_pipeline``) as :func:`patch14_test_pipeline` sets them.
 
     Returns:
-        dict: the keys of :func:`semi_train_data`, ``val_dataloader`` and
-        ``test_dataloader``.
+        dict: the keys of :func:`semi_train_data`, ``test_pipeline``,
+        ``val_dataloader`` and ``test_dataloader``.
     """
     loader = patch14_test_loader()
     return dict(semi_train_data(base, crop_size=crop_size),
+                test_pipeline=patch14_test_pipeline(),
                 val_dataloader=loader, test_dataloader=loader)
 
 

@@ -195,13 +195,15 @@ def dinov2_student(base, model_base: str = 'dinov2-s_dpt.py',
     (``semi_train_cfg``, hooks, schedule length) is kept.
 
     Returns:
-        dict: ``crop_size``, ``train_dataloader``, ``val_dataloader``,
-        ``test_dataloader``, ``data_preprocessor``, ``segmentor``,
+        dict: ``crop_size``, ``train_dataloader``, ``test_pipeline``,
+        ``val_dataloader``, ``test_dataloader``, ``data_preprocessor``,
+        ``segmentor``,
         ``model``, ``optim_wrapper`` and ``param_scheduler``.
     """
     from mmengine.config import Config
 
-    from mmsemi.datasets.semi_pipelines import patch14_test_loader
+    from mmsemi.datasets.semi_pipelines import (patch14_test_loader,
+                                                patch14_test_pipeline)
     from .config_lookup import configs_dir
     data_preprocessor = dict(_model_base(model_base)['data_preprocessor'],
                              size=tuple(crop_size))
@@ -214,6 +216,7 @@ def dinov2_student(base, model_base: str = 'dinov2-s_dpt.py',
     return dict(
         crop_size=tuple(crop_size),
         train_dataloader=_with_crop(base['train_dataloader'], crop_size),
+        test_pipeline=patch14_test_pipeline(),
         val_dataloader=test_loader,
         test_dataloader=test_loader,
         data_preprocessor=dict(data_preprocessor, _delete_=True),

@@ -184,3 +184,24 @@ def test_inference_model_on_rankmatch_and_css(method):
     if method == 'css':
         assert predict_on == 'teacher'
         assert 'contrast_loss.prototypes' in model.state_dict()
+
+
+@pytest.mark.parametrize('config', [
+    'unimatch_v2/'
+    'unimatch-v2_dinov2-s-dpt_4xb4+4-60e_voc12-classic1464-518x518.py',
+    'corrmatch/corrmatch_dinov2-s-dpt_4xb2+2-80e_voc12-classic92-518x518.py',
+])
+def test_inference_model_on_a_patch14_student_at_any_size(config):
+    """A DINOv2 config's test pipeline rounds the image to multiples of 14
+    (100 x 140 -> 98 x 140) and the prediction comes back at the image's
+    own size; UniMatch V2 predicts with its EMA teacher."""
+    model = init_model(osp.join(ROOT, 'configs', config), None,
+                       device='cpu')
+    img = np.random.default_rng(0).integers(0, 255, (100, 140, 3),
+                                            dtype=np.uint8)
+    data, _ = _preprare_data(img, model)
+    assert tuple(data['inputs'][0].shape[-2:]) == (98, 140)
+    result = inference_model(model, img)
+    assert result.pred_sem_seg.shape == (100, 140)
+    if model.semi_train_cfg.get('use_teacher'):
+        assert model.semi_test_cfg['predict_on'] == 'teacher'
