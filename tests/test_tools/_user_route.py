@@ -11,7 +11,10 @@ the model structure or the data preprocessor's type:
   sliding-window testing uses that window (stride in the shipped
   proportion), and test-time ``Resize`` scales are divided by 8;
 * batch: 2 labeled + 2 unlabeled images per process (2 for supervised-only);
-* iterations: one training iteration, validation after it on one image; the
+* iterations: one training iteration, validation after it on one image,
+  every parameter scheduler squeezed into that iteration (a ``begin`` past
+  it becomes 0, an ``end`` past it becomes 1: SegFormer's 1,500-iteration
+  warm-up, whose poly decay now ends at ``train_cfg.max_iters``); the
   supervised-only warm-up of U2PL (``sup_only_iters``, which the EMA hook
   follows, or its explicit ``begin_iter``) set to 0 so the one iteration
   trains every term;
@@ -109,6 +112,11 @@ def shrink_config(cfg: Any, checkpoint: bool = False) -> Any:
         train.sampler.source_ratio = [1, 1]
     cfg.train_cfg.max_iters = 1
     cfg.train_cfg.val_interval = 1
+    for scheduler in cfg.get('param_scheduler') or []:
+        if scheduler.get('begin', 0) >= 1:
+            scheduler['begin'] = 0
+        if scheduler.get('end', 1) > 1:
+            scheduler['end'] = 1
     semi_train_cfg = cfg.model.get('semi_train_cfg', {})
     if {'sup_only_iters', 'sup_only_epochs'} & set(semi_train_cfg):
         semi_train_cfg.sup_only_iters = 0
