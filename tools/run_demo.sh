@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's main job on a fresh machine: set up the environment, generate
-# the ToyShapes demo data, train supervised-only, UniMatch, CorrMatch, U2PL,
-# RankMatch, CSS and an all-labels arm on its 1/64 labeled split on the CPU
-# from the shipped stand-in backbone, print the comparison table and draw
-# the picture.
+# the ToyShapes demo data, train on its 1/64 labeled split on the CPU
+# supervised-only, UniMatch, CorrMatch, U2PL, RankMatch, CSS and an
+# all-labels arm from the shipped ResNet stand-in, and supervised-only,
+# UniMatch and UniMatch V2 from the shipped ViT stand-in (one arm per CPU
+# core at a time), print the comparison table and draw the picture.
 #
 #   bash tools/run_demo.sh [run_demo.py args]     # e.g. --seeds 0 1
 #

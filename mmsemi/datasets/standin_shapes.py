@@ -121,3 +121,41 @@ def render_standin_sample(seed: int, split: str, index: int,
                                   STANDIN_SHAPE_SET)
     counts = np.bincount(label.ravel(), minlength=len(STANDIN_CLASSES) + 1)
     return img, (counts[1:] >= MIN_VISIBLE_PIXELS).astype(np.float32)
+
+
+def patch_class_fractions(label: np.ndarray, patch: int,
+                          num_classes: int) -> np.ndarray:
+    """Fraction of each class in every ``patch`` x ``patch`` cell.
+
+    Args:
+        label: (H, W) integer label map in [0, num_classes), H and W
+            multiples of ``patch``.
+
+    Returns:
+        (num_classes, H / patch, W / patch) float32; every cell sums to 1.
+    """
+    height, width = label.shape
+    if height % patch or width % patch:
+        raise ValueError(f'label of {height}x{width} px is not a multiple '
+                         f'of the patch size {patch}')
+    one_hot = np.eye(num_classes, dtype=np.float32)[label]  # (H, W, K)
+    cells = one_hot.reshape(height // patch, patch, width // patch, patch,
+                            num_classes).mean(axis=(1, 3))
+    return np.ascontiguousarray(cells.transpose(2, 0, 1))
+
+
+def render_standin_patch_sample(seed: int, split: str, index: int,
+                                size: int = 64,
+                                patch: int = 8
+                                ) -> Tuple[np.ndarray, np.ndarray]:
+    """One pretraining sample with a dense target: the same image as
+    :func:`render_standin_sample` and, per ``patch`` x ``patch`` cell, the
+    fraction of background and of each of the 12 classes.
+
+    Returns:
+        tuple: image (H, W, 3) uint8 RGB and its target
+        (13, H / patch, W / patch) float32 (background first).
+    """
+    img, label = render_toy_image(standin_rng(seed, split, index), size,
+                                  STANDIN_SHAPE_SET)
+    return img, patch_class_fractions(label, patch, len(STANDIN_CLASSES) + 1)

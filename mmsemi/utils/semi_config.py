@@ -135,7 +135,9 @@ def stock_semi_method(base, stock_schedule: bool = False) -> Dict:
     return keys
 
 
-def _model_base(name: str):
+def model_base_dict(name: str) -> Dict:
+    """The keys of a model base under ``configs/_base_/models/`` (``model``,
+    ``data_preprocessor``, ...) as a plain dict."""
     from mmengine.config import Config
 
     from .config_lookup import configs_dir
@@ -161,12 +163,33 @@ def with_model_base(base, model_base: str) -> Dict:
         dict: ``segmentor`` and ``model.segmentor`` (replacing the old
         segmentor, not merged into it).
     """
-    model = _model_base(model_base)['model']
+    model = model_base_dict(model_base)['model']
     segmentor = dict(
         _dataset_segmentor(dict(base, model=model)),
         data_preprocessor=base['segmentor']['data_preprocessor'],
         _delete_=True)
     return dict(segmentor=segmentor, model=dict(segmentor=segmentor))
+
+
+def with_schedule_base(name: str) -> Dict:
+    """The optimiser and lr schedule of a schedule base, replacing the
+    config's own: a config whose parent has another schedule (e.g. a
+    demo arm moved to the ViT stand-in, ``'toy_vit_adamw.py'``).
+
+    Args:
+        name (str): a schedule base under ``configs/_base_/schedules/``.
+
+    Returns:
+        dict: ``optim_wrapper`` (replacing the parent's) and
+        ``param_scheduler``.
+    """
+    from mmengine.config import Config
+
+    from .config_lookup import configs_dir
+    schedule = Config.fromfile(
+        osp.join(configs_dir(), '_base_', 'schedules', name)).to_dict()
+    return dict(optim_wrapper=dict(schedule['optim_wrapper'], _delete_=True),
+                param_scheduler=schedule['param_scheduler'])
 
 
 def _with_crop(value, crop_size):
@@ -205,8 +228,9 @@ def dinov2_student(base, model_base: str = 'dinov2-s_dpt.py',
     from mmsemi.datasets.semi_pipelines import (patch14_test_loader,
                                                 patch14_test_pipeline)
     from .config_lookup import configs_dir
-    data_preprocessor = dict(_model_base(model_base)['data_preprocessor'],
-                             size=tuple(crop_size))
+    data_preprocessor = dict(
+        model_base_dict(model_base)['data_preprocessor'],
+        size=tuple(crop_size))
     segmentor = with_model_base(
         dict(base, segmentor=dict(data_preprocessor=data_preprocessor)),
         model_base)['segmentor']

@@ -279,9 +279,9 @@ class Check:
         raise AssertionError(f'{self.relpath}: {path} added')
 
 
-#: Configs added after the snapshot: UniMatch V2 and the other methods on a
-#: DINOv2 student.
-ADDED_LATER = re.compile(r'unimatch_v2/|_dinov2-')
+#: Configs added after the snapshot: UniMatch V2, the other methods on a
+#: DINOv2 student and the demo's ViT arms.
+ADDED_LATER = re.compile(r'unimatch_v2/|_dinov2-|vit-t-p8')
 
 
 def test_every_snapshot_config_is_shipped():

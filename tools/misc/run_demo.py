@@ -1,25 +1,33 @@
 """The embedded demo: supervised-only vs. UniMatch, CorrMatch, U2PL,
-RankMatch and CSS on ToyShapes, on the CPU, under one protocol.
+RankMatch and CSS on the ResNet stand-in, and supervised-only vs. UniMatch
+and UniMatch V2 on the ViT stand-in, on ToyShapes, on the CPU, under one
+protocol.
 
 Protocol (checked by :func:`check_protocol`):
 
-* every arm starts from the same shipped stand-in weights (the toy model
-  base loads ``mmsemi://standin_r18s_shapes12.pth`` into the backbone) and
-  is validated on the same 300 validation images;
+* every arm of a student starts from the same shipped stand-in weights
+  (the toy model bases load ``mmsemi://standin_r18s_shapes12.pth`` into the
+  ResNet and ``mmsemi://standin_vit-t-p8_shapes12.pth`` into the ViT), and
+  every arm is validated on the same 300 validation images;
 * every arm trains on the same labeled split with the same labeled batch
-  size; the semi-supervised arms add as many unlabeled images per step;
-* the supervised arm runs at least as many iterations as the longest
-  semi-supervised arm, is validated every ``--sup-val-interval`` iterations
-  and reports its **best** validation mIoU (it cannot lose by being
-  under- or over-trained); every semi-supervised arm reports its
-  **final** mIoU;
-* a supervised arm on all 2,000 training labels, run like the supervised
-  arm, gives the upper bound, so the table shows the fraction of the gap
-  between supervised-only and all labels that each method closes.
+  size and the same number of iterations; the semi-supervised arms add as
+  many unlabeled images per step; the arms of one student share its
+  optimiser (ResNet: SGD, ``--lr``; ViT: UniMatch V2's AdamW);
+* the supervised arms run at least as many iterations as the longest
+  semi-supervised arm, are validated every ``--sup-val-interval``
+  iterations and report their **best** validation mIoU (they cannot lose
+  by being under- or over-trained); every semi-supervised arm reports its
+  **final** mIoU (UniMatch V2: its EMA teacher's, the model the paper
+  reports; the student's is kept in the row);
+* a supervised arm on all 2,000 training labels per student, run like the
+  supervised arm, gives the upper bound, so the table shows the fraction
+  of the gap between supervised-only and all labels that each method
+  closes; each method is compared with its own student's arms.
 
-Each arm is a plain ``tools/train.py`` run (what a user runs); two run side
-by side with one CPU thread each, the next arm starting when one ends. A
-finished arm is reused when its command is unchanged, so ``--seeds 0 1``
+Each arm is a plain ``tools/train.py`` run (what a user runs); ``--jobs``
+of them (default: one per available CPU core) run side by side with one
+CPU thread each, the heaviest first, the next arm starting when one ends.
+A finished arm is reused when its command is unchanged, so ``--seeds 0 1``
 after the default run adds seed 1 only. The summary (``summary.md``,
 ``summary.json``) and a picture (``demo.png``: validation images, ground
 truth and every arm's prediction; mIoU per arm with the seed spread) are
@@ -44,22 +52,66 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-CONFIGS = dict(
-    supervised=osp.join(REPO, 'configs/toy/supervised_r18s_toyshapes-1_16.py'),
-    unimatch=osp.join(REPO, 'configs/toy/unimatch_r18s_toyshapes-1_16.py'),
-    corrmatch=osp.join(REPO, 'configs/toy/corrmatch_r18s_toyshapes-1_16.py'),
-    u2pl=osp.join(REPO, 'configs/toy/u2pl_r18s_toyshapes-1_16.py'),
-    rankmatch=osp.join(REPO, 'configs/toy/rankmatch_r18s_toyshapes-1_16.py'),
-    css=osp.join(REPO, 'configs/toy/css_r18s_toyshapes-1_16.py'))
+CONFIGS = {
+    arm: osp.join(REPO, 'configs', 'toy', f'{name}_toyshapes-1_16.py')
+    for arm, name in dict(
+        supervised='supervised_r18s',
+        unimatch='unimatch_r18s',
+        corrmatch='corrmatch_r18s',
+        u2pl='u2pl_r18s',
+        rankmatch='rankmatch_r18s',
+        css='css_r18s',
+        supervised_vit='supervised_vit-t-p8-dpt',
+        unimatch_vit='unimatch_vit-t-p8-dpt',
+        unimatch_v2='unimatch-v2_vit-t-p8-dpt').items()
+}
 CONFIGS['all_labels'] = CONFIGS['supervised']
-SEMI_ARMS = ('unimatch', 'corrmatch', 'u2pl', 'rankmatch', 'css')
-ARMS = ('supervised', *SEMI_ARMS)
-SUPERVISED_ARMS = ('supervised', 'all_labels')
+CONFIGS['all_labels_vit'] = CONFIGS['supervised_vit']
+#: Arms on the ViT stand-in (the others are on the ResNet stand-in).
+VIT_ARMS = ('supervised_vit', 'unimatch_vit', 'unimatch_v2',
+            'all_labels_vit')
+SEMI_ARMS = ('unimatch', 'corrmatch', 'u2pl', 'rankmatch', 'css',
+             'unimatch_vit', 'unimatch_v2')
+ARMS = ('supervised', 'unimatch', 'corrmatch', 'u2pl', 'rankmatch', 'css',
+        'all_labels', 'supervised_vit', 'unimatch_vit', 'unimatch_v2',
+        'all_labels_vit')
+#: The default demo: every arm but the ViT's all-labels arm.
+DEFAULT_ARMS = tuple(arm for arm in ARMS if arm != 'all_labels_vit')
+SUPERVISED_ARMS = ('supervised', 'all_labels', 'supervised_vit',
+                   'all_labels_vit')
+UPPER_BOUNDS = ('all_labels', 'all_labels_vit')
+#: Launch order, the longest arm of the default demo first (measured on
+#: one core each), so the short ones fill the slots at the end.
+LAUNCH_ORDER = ('corrmatch', 'rankmatch', 'unimatch', 'css', 'u2pl',
+                'all_labels', 'supervised', 'unimatch_vit', 'unimatch_v2',
+                'supervised_vit', 'all_labels_vit')
+#: Iterations of the ViT arms (semi-supervised, and the minimum of the
+#: supervised ones): a sixth of the ResNet arms' 3,600, so that the default
+#: demo, every arm, fits 30 minutes on 2 CPU cores; every arm on the ViT
+#: runs it (the arms of one student share one schedule).
+VIT_ITERS = 600
+#: The metric an arm reports; UniMatch V2 validates its student and its EMA
+#: teacher and reports the teacher (the paper's model).
+METRIC = dict(unimatch_v2='teacher/mIoU')
 LABELS = dict(supervised='supervised-only', unimatch='UniMatch',
               corrmatch='CorrMatch', u2pl='U2PL', rankmatch='RankMatch',
               css='CSS',
-              all_labels='all labels (supervised)')
+              all_labels='all labels (supervised)',
+              supervised_vit='supervised-only (ViT)',
+              unimatch_vit='UniMatch (ViT)',
+              unimatch_v2='UniMatch V2 (ViT)',
+              all_labels_vit='all labels (supervised, ViT)')
 ALL_TRAIN = 'ImageSets/Segmentation/train.txt'
+
+
+def baseline(arm: str) -> str:
+    """The supervised-only arm on ``arm``'s student."""
+    return 'supervised_vit' if arm in VIT_ARMS else 'supervised'
+
+
+def upper_bound(arm: str) -> str:
+    """The all-labels arm on ``arm``'s student."""
+    return 'all_labels_vit' if arm in VIT_ARMS else 'all_labels'
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -69,51 +121,82 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--split', default='1_64',
                         help='labeled split of ToyShapes')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
-    parser.add_argument('--arms', nargs='+', choices=ARMS, default=ARMS)
+    parser.add_argument('--arms', nargs='+', choices=ARMS,
+                        default=DEFAULT_ARMS,
+                        help='arms to train (the all-labels arm of each '
+                        'chosen ResNet arm is added unless '
+                        '--no-upper-bound)')
     parser.add_argument('--no-upper-bound', action='store_true',
                         help='skip the all-labels arm')
     parser.add_argument('--labeled-batch', type=int, default=4,
                         help='labeled images per step, every arm (the '
                         'semi-supervised arms add as many unlabeled)')
     parser.add_argument('--iters', type=int, default=3600,
-                        help='iterations of every semi-supervised arm')
+                        help='iterations of the semi-supervised ResNet arms')
     parser.add_argument('--sup-iters', type=int, default=None,
-                        help='iterations of the supervised arms (default '
-                        'and minimum: --iters)')
+                        help='iterations of the supervised ResNet arms '
+                        '(default and minimum: --iters)')
+    parser.add_argument('--vit-iters', type=int, default=VIT_ITERS,
+                        help='iterations of the semi-supervised ViT arms')
+    parser.add_argument('--vit-sup-iters', type=int, default=None,
+                        help='iterations of the supervised ViT arms '
+                        '(default and minimum: --vit-iters)')
     parser.add_argument('--sup-val-interval', type=int, default=300,
                         help='validation interval of the supervised arms '
                         '(best-of-run)')
     parser.add_argument('--lr', type=float, default=0.005,
-                        help='backbone lr of every arm (heads 10x)')
+                        help='backbone lr of the ResNet arms (SGD, heads '
+                        "10x); the ViT arms keep their config's "
+                        "(UniMatch V2's AdamW)")
     parser.add_argument('--picture-images', type=int, default=4)
+    parser.add_argument('--jobs', type=int, default=None,
+                        help='arms trained side by side, one CPU thread '
+                        'each (default: the available CPU cores)')
     parser.add_argument('--sequential', action='store_true',
                         help='one arm at a time with two threads')
     args = parser.parse_args(argv)
     if args.sup_iters is None:
         args.sup_iters = args.iters
+    if args.vit_sup_iters is None:
+        args.vit_sup_iters = args.vit_iters
+    if args.jobs is None:
+        args.jobs = len(os.sched_getaffinity(0)) \
+            if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
     return args
 
 
 def check_protocol(args: argparse.Namespace) -> None:
     """Refuse settings that would make the comparison unfair."""
-    if args.sup_iters < args.iters:
-        raise ValueError(
-            f'--sup-iters {args.sup_iters} < --iters {args.iters}: the '
-            'supervised arm must run at least as long as the longest '
-            'semi-supervised arm')
-    if args.sup_val_interval > args.sup_iters:
-        raise ValueError('--sup-val-interval exceeds --sup-iters: the '
-                         'supervised arm would never be validated')
+    for sup, semi, name in ((args.sup_iters, args.iters, ''),
+                            (args.vit_sup_iters, args.vit_iters, 'vit-')):
+        if sup < semi:
+            raise ValueError(
+                f'--{name}sup-iters {sup} < --{name}iters {semi}: the '
+                'supervised arm must run at least as long as the longest '
+                'semi-supervised arm on its student')
+        if args.sup_val_interval > sup:
+            raise ValueError(f'--sup-val-interval exceeds --{name}sup-iters'
+                             ': the supervised arm would never be validated')
 
 
 def arm_list(args: argparse.Namespace) -> List[str]:
-    """The arms in launch order: the semi-supervised ones (longest) first,
-    so the supervised ones fill the slots at the end."""
-    arms = [a for a in args.arms if a in SEMI_ARMS]
-    arms += [a for a in args.arms if a not in SEMI_ARMS]
-    if not args.no_upper_bound:
-        arms.append('all_labels')
-    return arms
+    """The chosen arms and, unless ``--no-upper-bound``, the all-labels
+    arm of the ResNet student when one of its arms is chosen, in
+    :data:`LAUNCH_ORDER`."""
+    chosen = set(args.arms)
+    if args.no_upper_bound:
+        chosen -= set(UPPER_BOUNDS)
+    elif chosen - set(VIT_ARMS):
+        chosen.add('all_labels')
+    return [arm for arm in LAUNCH_ORDER if arm in chosen]
+
+
+def iterations(arm: str, args: argparse.Namespace) -> int:
+    """Training iterations of ``arm``: its student's schedule."""
+    if arm in VIT_ARMS:
+        return args.vit_sup_iters if arm in SUPERVISED_ARMS \
+            else args.vit_iters
+    return args.sup_iters if arm in SUPERVISED_ARMS else args.iters
 
 
 def arm_options(arm: str, args: argparse.Namespace,
@@ -121,29 +204,31 @@ def arm_options(arm: str, args: argparse.Namespace,
     """Iterations and ``--cfg-options`` of one arm."""
     labeled = f'splits/{args.split}/labeled.txt'
     common = [f'val_dataloader.dataset.data_root={data_root}',
-              f'test_dataloader.dataset.data_root={data_root}',
-              f'optim_wrapper.optimizer.lr={args.lr}']
+              f'test_dataloader.dataset.data_root={data_root}']
+    if arm not in VIT_ARMS:
+        common.append(f'optim_wrapper.optimizer.lr={args.lr}')
+    iters = iterations(arm, args)
     if arm in SUPERVISED_ARMS:
-        return args.sup_iters, [
+        return iters, [
             *common, f'train_dataloader.dataset.data_root={data_root}',
             'train_dataloader.dataset.split_file=' +
-            (ALL_TRAIN if arm == 'all_labels' else labeled),
+            (ALL_TRAIN if arm in UPPER_BOUNDS else labeled),
             f'train_dataloader.batch_size={args.labeled_batch}',
             f'train_cfg.val_interval={args.sup_val_interval}',
-            f'default_hooks.checkpoint.interval={args.sup_iters}',
+            f'default_hooks.checkpoint.interval={iters}',
             'default_hooks.checkpoint.save_best=mIoU']
     batch = 2 * args.labeled_batch
     options = [
         *common, f'train_dataloader.batch_size={batch}',
         f'train_dataloader.sampler.batch_size={batch}',
-        f'train_cfg.val_interval={args.iters}',
-        f'default_hooks.checkpoint.interval={args.iters}']
+        f'train_cfg.val_interval={iters}',
+        f'default_hooks.checkpoint.interval={iters}']
     for index, split in enumerate((labeled,
                                    f'splits/{args.split}/unlabeled.txt')):
         prefix = f'train_dataloader.dataset.datasets.{index}'
         options += [f'{prefix}.data_root={data_root}',
                     f'{prefix}.split_file={split}']
-    return args.iters, options
+    return iters, options
 
 
 def train_command(arm: str, work_dir: str, seed: int,
@@ -165,9 +250,10 @@ def launch(cmd: List[str], log_path: str, threads: int) -> subprocess.Popen:
                             env=env, cwd=REPO)
 
 
-def validations(work_dir: str) -> List[Tuple[int, float]]:
-    """``(iteration, mIoU)`` of every validation of the latest run in
-    ``work_dir`` (mmengine's ``scalars.json``)."""
+def validations(work_dir: str,
+                metric: str = 'mIoU') -> List[Tuple[int, float]]:
+    """``(iteration, value of metric)`` of every validation of the latest
+    run in ``work_dir`` (mmengine's ``scalars.json``)."""
     files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
                                       'scalars.json')))
     if not files:
@@ -176,22 +262,23 @@ def validations(work_dir: str) -> List[Tuple[int, float]]:
     with open(files[-1]) as f:
         for line in f:
             record = json.loads(line)
-            if 'mIoU' in record:
-                found.append((int(record.get('step', -1)), record['mIoU']))
+            if metric in record:
+                found.append((int(record.get('step', -1)), record[metric]))
     if not found:
-        raise ValueError(f'{files[-1]} holds no mIoU')
+        raise ValueError(f'{files[-1]} holds no {metric}')
     return found
 
 
-def final_miou(work_dir: str) -> float:
-    """mIoU of the last validation in ``work_dir``."""
-    return validations(work_dir)[-1][1]
+def final_miou(work_dir: str, metric: str = 'mIoU') -> float:
+    """``metric`` (an mIoU) of the last validation in ``work_dir``."""
+    return validations(work_dir, metric)[-1][1]
 
 
 def reported_miou(arm: str, work_dir: str) -> Tuple[float, int]:
     """The protocol's score and the iteration it was reached at: best of
-    run for the supervised arms, final for the semi-supervised ones."""
-    found = validations(work_dir)
+    run for the supervised arms, final for the semi-supervised ones (of the
+    arm's :data:`METRIC`)."""
+    found = validations(work_dir, METRIC.get(arm, 'mIoU'))
     step, miou = max(found, key=lambda x: x[1]) \
         if arm in SUPERVISED_ARMS else found[-1]
     return miou, step
@@ -210,11 +297,11 @@ def ensure_data(data_root: str, split: str) -> None:
 
 def run_arms(arms: List[str], seed: int, work_dir: str, data_root: str,
              args: argparse.Namespace) -> List[dict]:
-    """Train ``arms`` on two slots of one CPU thread each (one slot of two
-    threads with ``--sequential``), a new arm starting whenever a slot is
-    free; finished arms with the same command are reused. Returns their
-    rows, wall-clock measured per arm."""
-    slots, threads = (1, 2) if args.sequential else (2, 1)
+    """Train ``arms`` on ``--jobs`` slots of one CPU thread each (one slot
+    of ``--jobs`` threads with ``--sequential``), a new arm starting
+    whenever a slot is free; finished arms with the same command are
+    reused. Returns their rows, wall-clock measured per arm."""
+    slots, threads = (1, args.jobs) if args.sequential else (args.jobs, 1)
     commands = {arm: train_command(arm, osp.join(work_dir,
                                                  f'{arm}_seed{seed}'),
                                    seed, args, data_root) for arm in arms}
@@ -254,7 +341,10 @@ def finish_arm(arm: str, seed: int, seconds: float, command: List[str],
     miou, step = reported_miou(arm, arm_dir)
     row = dict(arm=arm, seed=seed, iters=arm_options(arm, args, data_root)[0],
                seconds=seconds, mIoU=miou, at_iter=step,
-               final_mIoU=final_miou(arm_dir), command=command)
+               final_mIoU=final_miou(arm_dir, METRIC.get(arm, 'mIoU')),
+               command=command, repo=REPO)
+    if arm in METRIC:  # the other network of a teacher-student validation
+        row['student_mIoU'] = final_miou(arm_dir, 'student/mIoU')
     with open(osp.join(arm_dir, 'result.json'), 'w') as f:
         json.dump(row, f, indent=2)
     print(f'seed {seed}: {arm} mIoU {miou:.2f} at iteration {step} '
@@ -262,14 +352,25 @@ def finish_arm(arm: str, seed: int, seconds: float, command: List[str],
     return row
 
 
+def portable(command: List[str], repo: str = REPO) -> List[str]:
+    """``command`` without the interpreter and with the repository path
+    replaced, so a clone elsewhere or another environment reuses the
+    runs of the same config and options."""
+    return [part.replace(repo, '<repo>') for part in command[1:]]
+
+
 def load_result(arm_dir: str, command: List[str]) -> Optional[dict]:
-    """A finished arm's row, if it was run with ``command``."""
+    """A finished arm's row, if it was run with ``command`` (up to the
+    interpreter and the repository's path)."""
     path = osp.join(arm_dir, 'result.json')
     if not osp.exists(path):
         return None
     with open(path) as f:
         row = json.load(f)
-    return row if row.get('command') == command else None
+    if portable(row.get('command', ['']), row.get('repo', REPO)) \
+            != portable(command):
+        return None
+    return row
 
 
 def arm_stats(rows: List[dict]) -> Dict[str, dict]:
@@ -287,13 +388,15 @@ def arm_stats(rows: List[dict]) -> Dict[str, dict]:
 
 
 def gap_closed(stats: Dict[str, dict], arm: str) -> Optional[float]:
-    """Fraction of the supervised-to-all-labels gap that ``arm`` closes."""
-    if 'supervised' not in stats or 'all_labels' not in stats:
+    """Fraction of the supervised-to-all-labels gap of ``arm``'s student
+    that ``arm`` closes."""
+    low, high = baseline(arm), upper_bound(arm)
+    if low not in stats or high not in stats:
         return None
-    gap = stats['all_labels']['mean'] - stats['supervised']['mean']
+    gap = stats[high]['mean'] - stats[low]['mean']
     if gap <= 0:
         return None
-    return (stats[arm]['mean'] - stats['supervised']['mean']) / gap
+    return (stats[arm]['mean'] - stats[low]['mean']) / gap
 
 
 def summarise(rows: List[dict], args: argparse.Namespace) -> str:
@@ -301,9 +404,11 @@ def summarise(rows: List[dict], args: argparse.Namespace) -> str:
     lines = [
         f'ToyShapes, labeled split {args.split}, {args.labeled_batch} '
         'labeled images per step in every arm (+ as many unlabeled for the '
-        'semi-supervised arms), every arm from the stand-in backbone '
-        'weights; supervised arms: best validation mIoU over the run, '
-        'semi-supervised arms: final mIoU.', '',
+        'semi-supervised arms), every arm from its stand-in encoder '
+        '(ResNet or ViT); supervised arms: best validation mIoU over the '
+        'run, semi-supervised arms: final mIoU (UniMatch V2: its EMA '
+        'teacher). "vs. supervised" and "gap closed" compare with the '
+        "arms of the method's own student.", '',
         '| arm | seed | iterations | wall-clock (s) | mIoU | at iteration |',
         '| --- | --- | --- | --- | --- | --- |'
     ]
@@ -315,8 +420,9 @@ def summarise(rows: List[dict], args: argparse.Namespace) -> str:
               '| gap closed | mean wall-clock (s) |',
               '| --- | --- | --- | --- | --- | --- | --- | --- |']
     for arm, s in stats.items():
-        delta = (f'{s["mean"] - stats["supervised"]["mean"]:+.2f}'
-                 if 'supervised' in stats and arm != 'supervised' else '-')
+        low = baseline(arm)
+        delta = (f'{s["mean"] - stats[low]["mean"]:+.2f}'
+                 if low in stats and arm != low else '-')
         closed = gap_closed(stats, arm) if arm in SEMI_ARMS else None
         closed = '-' if closed is None else f'{100 * closed:.0f} %'
         lines.append(f'| {LABELS[arm]} | {s["seeds"]} | {s["mean"]:.2f} | '
@@ -329,7 +435,8 @@ def arm_checkpoint(row: dict) -> Tuple[str, str]:
     """Config and checkpoint of the reported score of an arm's run."""
     arm_dir = row['command'][row['command'].index('--work-dir') + 1]
     config = osp.join(arm_dir, osp.basename(CONFIGS[row['arm']]))
-    best = osp.join(arm_dir, f'best_mIoU_iter_{row["at_iter"]}.pth')
+    metric = METRIC.get(row['arm'], 'mIoU').replace('/', '_')
+    best = osp.join(arm_dir, f'best_{metric}_iter_{row["at_iter"]}.pth')
     if osp.exists(best):
         return config, best
     return config, osp.join(arm_dir, f'iter_{row["at_iter"]}.pth')
