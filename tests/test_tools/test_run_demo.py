@@ -235,16 +235,19 @@ def test_finished_arm_is_reused_only_with_the_same_command(tmp_path):
 
 
 def test_tiny_demo_run(toy_data_root, tmp_path):
-    """Two arms for a few iterations through the real driver: the
-    supervised score is the best of its validations, the semi-supervised
-    one its final validation, both from the same split and weights, and
-    the picture is written."""
+    """Five arms of both students for a few iterations through the real
+    driver (``tools/train.py`` on each config): the supervised score is the
+    best of its validations, the semi-supervised one its final validation
+    (UniMatch V2's: its teacher's), all from the same split and their
+    student's weights, and the picture (mmseg's ``init_model`` on every
+    arm's checkpoint) is written."""
     work_dir = tmp_path / 'demo'
     data_root = osp.join(toy_data_root, 'data', 'toyshapes')
     run_checked([
         sys.executable, osp.join(REPO_ROOT, 'tools/misc/run_demo.py'),
         '--data-root', data_root, '--work-dir', str(work_dir),
-        '--split', '1_2', '--arms', 'supervised', 'unimatch', 'unimatch_v2',
+        '--split', '1_2', '--arms', 'supervised', 'unimatch',
+        'supervised_vit', 'unimatch_vit', 'unimatch_v2',
         '--no-upper-bound', '--iters', '2', '--sup-iters', '4',
         '--vit-iters', '2',
         '--sup-val-interval', '2', '--picture-images', '2'
@@ -263,11 +266,14 @@ def test_tiny_demo_run(toy_data_root, tmp_path):
         run_demo.final_miou(v2_dir, 'teacher/mIoU')
     assert runs['unimatch_v2']['student_mIoU'] == \
         run_demo.final_miou(v2_dir, 'student/mIoU')
-    for arm in ('supervised', 'unimatch', 'unimatch_v2'):
+    assert runs['supervised_vit']['iters'] == 2
+    for arm in ('supervised', 'unimatch', 'supervised_vit', 'unimatch_vit',
+                'unimatch_v2'):
         cfg = Config.fromfile(run_demo.arm_checkpoint(runs[arm])[0])
         seg = cfg.model.get('segmentor', cfg.model)
-        assert seg.backbone.init_cfg.checkpoint.startswith(
-            'mmsemi://standin_')
+        weights = 'vit-t-p8' if arm in run_demo.VIT_ARMS else 'r18s'
+        assert seg.backbone.init_cfg.checkpoint == \
+            f'mmsemi://standin_{weights}_shapes12.pth', arm
         labeled = cfg.train_dataloader.dataset
         labeled = labeled.datasets[0] if 'datasets' in labeled else labeled
         assert labeled.split_file == 'splits/1_2/labeled.txt'

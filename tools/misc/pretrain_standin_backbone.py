@@ -3,15 +3,17 @@
 
 A toy backbone (``model.backbone`` of ``--model-base``: by default
 ``configs/_base_/models/deeplabv3plus_r18s-d8_toy.py``, the ResNet;
-``configs/_base_/models/vit-t-p8_dpt_toy.py`` for the tiny ViT) with global
-average pooling of its last output and a linear classifier learns
-image-level multi-label
-classification of 12 shapes that are not ToyShapes classes
-(:mod:`mmsemi.datasets.standin_shapes`: hexagon, pentagon, ellipse, heart,
-arrow, crescent, diamond, L, T, trapezoid, semicircle, chevron; 1-3 per
-image with ToyShapes' colours, textures, clutter and occlusion). AdamW,
-binary cross-entropy, cosine decay after an optional linear warm-up;
-deterministic for a given seed and thread count.
+``configs/_base_/models/vit-t-p8_dpt_toy.py`` for the tiny ViT) learns 12
+shapes that are not ToyShapes classes (:mod:`mmsemi.datasets.
+standin_shapes`: hexagon, pentagon, ellipse, heart, arrow, crescent,
+diamond, L, T, trapezoid, semicircle, chevron; 1-3 per image with
+ToyShapes' colours, textures, clutter and occlusion): with
+``--target image`` (the ResNet's) global average pooling of its last output
+and a linear classifier do image-level multi-label classification (binary
+cross-entropy); with ``--target patch`` (the ViT's) a 1x1 conv on its last
+output predicts, per cell, the fraction of background and of each class
+(soft cross-entropy). AdamW, cosine decay after an optional linear
+warm-up; deterministic for a given seed and thread count.
 
 Writes the backbone weights (fp16 state dict, the keys of the backbone
 module) and a manifest beside them: command, seed, steps, data, held-out

@@ -13,21 +13,23 @@ Protocol (checked by :func:`check_protocol`):
   size and the same number of iterations; the semi-supervised arms add as
   many unlabeled images per step; the arms of one student share its
   optimiser (ResNet: SGD, ``--lr``; ViT: UniMatch V2's AdamW);
-* the supervised arms run at least as many iterations as the longest
-  semi-supervised arm, are validated every ``--sup-val-interval``
+* the supervised arms run at least as many iterations as the
+  semi-supervised arms of their student, are validated every ``--sup-val-interval``
   iterations and report their **best** validation mIoU (they cannot lose
   by being under- or over-trained); every semi-supervised arm reports its
   **final** mIoU (UniMatch V2: its EMA teacher's, the model the paper
   reports; the student's is kept in the row);
-* a supervised arm on all 2,000 training labels per student, run like the
-  supervised arm, gives the upper bound, so the table shows the fraction
-  of the gap between supervised-only and all labels that each method
-  closes; each method is compared with its own student's arms.
+* a supervised arm on all 2,000 training labels, run like the supervised
+  arm, gives the upper bound (the default run has the ResNet's;
+  ``--arms all_labels_vit`` adds the ViT's), so the table shows the
+  fraction of the gap between supervised-only and all labels that each
+  method closes; each method is compared with its own student's arms.
 
 Each arm is a plain ``tools/train.py`` run (what a user runs); ``--jobs``
 of them (default: one per available CPU core) run side by side with one
-CPU thread each, the heaviest first, the next arm starting when one ends.
-A finished arm is reused when its command is unchanged, so ``--seeds 0 1``
+CPU thread each, the longest first, the next arm starting when one ends.
+A finished arm is reused when its command is unchanged (up to the
+interpreter and the clone's path), so ``--seeds 0 1``
 after the default run adds seed 1 only. The summary (``summary.md``,
 ``summary.json``) and a picture (``demo.png``: validation images, ground
 truth and every arm's prediction; mIoU per arm with the seed spread) are
