@@ -13,6 +13,8 @@ from mmsemi.utils.semi_config import semi_method  # noqa: E402
 
 globals().update(semi_method(_base_))
 optim_wrapper = dict(_base_.optim_wrapper, _delete_=True)
+# The demo's lr is for its own batch (the dataset base's), not the recipe's.
+auto_scale_lr = _base_.auto_scale_lr
 train_dataloader = dict(dataset=dict(datasets=[
     dict(_base_.labeled_dataset, split_file='splits/1_16/labeled.txt'),
     dict(_base_.unlabeled_dataset, split_file='splits/1_16/unlabeled.txt'),

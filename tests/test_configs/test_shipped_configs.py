@@ -39,7 +39,7 @@ def _offline(model_cfg):
 #: Shipped configs per folder (a new or removed config changes this table
 #: and the snapshot of test_refactor_equality.py together).
 SHIPPED = dict(corrmatch=27, css=17, rankmatch=25, stock=21, supervised=15,
-               toy=6, u2pl=13, unimatch=16, unimatch_v2=32)
+               toy=9, u2pl=13, unimatch=16, unimatch_v2=32)
 
 
 def test_configs_are_found_and_unique():
